@@ -1,0 +1,3 @@
+from homelab_ctl.cli import main
+
+main()

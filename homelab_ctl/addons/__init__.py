@@ -1,0 +1,1 @@
+"""Add-ons deployed through the Kubernetes API after the cluster is up."""

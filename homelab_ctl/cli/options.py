@@ -1,0 +1,17 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+spec_file = click.option(
+    "-f",
+    "--file",
+    "spec_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("cluster.yaml"),
+    show_default=True,
+    help="The cluster spec.",
+)

@@ -1,0 +1,1 @@
+"""Spec -> files Ansible reads (inventory, group_vars) and files users review."""
