@@ -22,7 +22,8 @@ CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect":
 
 def _dump(header: str, data: dict[str, Any]) -> str:
     body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
-    return f"# {header}\n# Rendered by homelab-ctl: edit the spec and render again instead of editing this file.\n---\n{body}"
+    note = "# Rendered by homelab-ctl: edit the spec and render again instead of editing this file."
+    return f"# {header}\n{note}\n---\n{body}"
 
 
 def _known_hosts_args(known_hosts: str) -> str:
@@ -131,7 +132,7 @@ def files(loaded: Loaded) -> dict[str, str]:
     name = loaded.path.name
     out = {"hosts.yml": _dump(f"Inventory of cluster {loaded.cluster.name} (from {name})", hosts(loaded))}
     for filename, data in group_vars(loaded).items():
-        out[f"group_vars/all/{filename}"] = _dump(f"homelab_* values of cluster {loaded.cluster.name}", data)
+        out[f"group_vars/all/{filename}"] = _dump(f"Variables of cluster {loaded.cluster.name} (from {name})", data)
     return out
 
 

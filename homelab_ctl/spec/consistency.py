@@ -61,8 +61,9 @@ def _control_planes(spec: ClusterSpec) -> Iterator[Problem]:
     elif count % 2 == 0:
         yield _err(
             ("nodes",),
-            f"{count} control planes is an even number: etcd needs a majority ({count // 2 + 1}) "
-            f"to work, so {count} tolerate no more failures than {count - 1}; use an odd number (3 or 5)",
+            f"{count} control planes is an even number: etcd needs a majority ({count // 2 + 1} of {count}) "
+            f"to keep working, so {count} tolerate {(count - 1) // 2} failure(s), no more than {count - 1} "
+            f"would; use an odd number ({count - 1} or {count + 1})",
         )
     if count > 1 and spec.kubernetes.control_plane_endpoint is None:
         yield _err(
@@ -79,6 +80,9 @@ def _endpoint(spec: ClusterSpec) -> Iterator[Problem]:
     for i, node in enumerate(spec.nodes):
         if node.address == endpoint.vip:
             yield _err(loc, f"{endpoint.vip} is the address of spec.nodes[{i}] ({node.name}); a VIP must be free")
+    nfs = spec.storage.nfs
+    if nfs is not None and nfs.server == endpoint.vip:
+        yield _err(loc, f"{endpoint.vip} is the NFS server (storage.nfs.server); a VIP must be free")
     node_cidr = spec.network.node_cidr
     if node_cidr and ipaddress.ip_address(endpoint.vip) not in ipaddress.ip_network(node_cidr):
         yield _err(loc, f"{endpoint.vip} is outside network.nodeCidr {node_cidr}")
@@ -97,7 +101,7 @@ def _parse_range(text: str) -> list[Network] | None:
             first, last = (ipaddress.ip_address(p.strip()) for p in text.split("-", 1))
             if first.version != last.version or int(last) < int(first):
                 return None
-            return list(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+            return list(ipaddress.summarize_address_range(first, last))
         return [ipaddress.ip_network(text, strict=True)]
     except ValueError:
         return None
@@ -114,14 +118,17 @@ def _networks(spec: ClusterSpec) -> Iterator[Problem]:
         if nets is None:
             yield _err(loc, f"'{text}' is not a CIDR or a range like 192.168.10.200-192.168.10.220")
         else:
-            named.append((loc, f"MetalLB range {text}", nets))
+            named.append((loc, "MetalLB range", nets))
     metallb = {n for loc, n, _ in named if loc[0] == "addons"}
+    in_node_lan: set[str] = set()
     for j, (loc, name, nets) in enumerate(named):
-        for other_loc, other, other_nets in named[:j]:
+        for _, other, other_nets in named[:j]:
             if "nodeCidr" in (name, other) and (name in metallb or other in metallb):
                 continue  # MetalLB ranges are meant to lie in the node LAN
-            if any(a.version == b.version and a.overlaps(b) for a in nets for b in other_nets):  # type: ignore[arg-type]
-                yield _err(loc, f"{name} overlaps {other}")
+            if any(a.version == b.version and a.overlaps(b) for a in nets for b in other_nets):
+                yield _err(loc, f"{name} {_show(nets)} overlaps {other} {_show(other_nets)}")
+                if "nodeCidr" in (name, other):
+                    in_node_lan.add(other if name == "nodeCidr" else name)
     endpoint = spec.kubernetes.control_plane_endpoint
     vip = endpoint.vip if endpoint else None
     for loc, name, nets in named:
@@ -130,11 +137,18 @@ def _networks(spec: ClusterSpec) -> Iterator[Problem]:
                 if ipaddress.ip_address(node.address) not in nets[0]:
                     yield _err(("nodes", i, "address"), f"{node.address} is outside network.nodeCidr {nets[0]}")
             continue
-        for i, node in enumerate(spec.nodes):
-            if any(ipaddress.ip_address(node.address) in n for n in nets):
-                yield _err(loc, f"{name} contains the address of spec.nodes[{i}] ({node.address})")
+        if name in in_node_lan:
+            continue  # already reported as overlapping the node LAN
+        inside = [f"{n.name} {n.address}" for n in spec.nodes
+                  if any(ipaddress.ip_address(n.address) in net for net in nets)]
+        if inside:
+            yield _err(loc, f"{name} {_show(nets)} contains node addresses ({', '.join(inside)})")
         if vip and any(ipaddress.ip_address(vip) in n for n in nets):
-            yield _err(loc, f"{name} contains the control-plane VIP {vip}")
+            yield _err(loc, f"{name} {_show(nets)} contains the control-plane VIP {vip}")
+
+
+def _show(nets: list[Network]) -> str:
+    return str(nets[0]) if len(nets) == 1 else f"{nets[0].network_address}-{nets[-1].broadcast_address}"
 
 
 def _versions(spec: ClusterSpec) -> Iterator[Problem]:

@@ -58,14 +58,15 @@ def parse(text: str) -> tuple[Cluster | None, list[Problem]]:
     try:
         doc = Document(text)
     except YamlSyntaxError as exc:
-        return None, [Problem((), f"YAML syntax error: {exc.problem}", line=exc.line)]
+        return None, [Problem((), f"YAML syntax error at line {exc.line}, column {exc.column}: {exc.problem}")]
     if not isinstance(doc.data, dict):
         return None, [Problem((), f"expected a mapping with apiVersion, kind, metadata and spec, got "
                                   f"{_YAML_TYPES.get(type(doc.data), 'something else')}")]
     try:
         cluster = Cluster.model_validate(doc.data)
     except ValidationError as exc:
-        return None, [_problem(err, doc) for err in exc.errors(include_url=False)]
+        problems = [_problem(err, doc) for err in exc.errors(include_url=False)]
+        return None, sorted(problems, key=lambda p: p.line or 0)
     problems = consistency.check(cluster)
     return cluster, [Problem(p.loc, p.message, p.severity, doc.line_of(p.loc)) for p in problems]
 
@@ -85,7 +86,7 @@ def _message(err: ErrorDetails) -> str:
         return "unknown field" + (f" (did you mean '{close[0]}'?)" if close else "")
     if kind in _EXPECTED:
         got = _YAML_TYPES.get(type(value), type(value).__name__)
-        shown = "" if isinstance(value, dict | list) else f" {value!r}"
+        shown = "" if isinstance(value, dict | list) else f" {_show(value)}"
         return f"expected {_EXPECTED[kind]}, got {got}{shown}"
     if kind == "literal_error":
         return f"{value!r} is not one of {err.get('ctx', {}).get('expected', '')}"
@@ -93,9 +94,19 @@ def _message(err: ErrorDetails) -> str:
         return "must not be empty"
     if kind == "string_pattern_mismatch":
         return f"{value!r} does not match {err.get('ctx', {}).get('pattern', '')}"
-    if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
-        return f"{value!r}: {err['msg'][0].lower()}{err['msg'][1:]}"
+    ctx = err.get("ctx", {})
+    if kind == "greater_than_equal":
+        return f"{_show(value)} is below the minimum {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"{_show(value)} is above the maximum {ctx['le']}"
     return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _show(value: Any) -> str:
+    """A value as it would read in YAML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else repr(value)
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
@@ -121,9 +132,7 @@ def _unwrap(tp: Any) -> Any:
     """list[X] / X | None / Annotated[X, ...] -> X."""
     while True:
         origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin is list:
+        if origin is typing.Annotated or origin is list:
             tp = typing.get_args(tp)[0]
         elif origin in (typing.Union, types.UnionType):
             tp = next(a for a in typing.get_args(tp) if a is not type(None))

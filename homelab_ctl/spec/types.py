@@ -104,7 +104,7 @@ def _regex(value: str) -> str:
     try:
         re.compile(value)
     except re.error as exc:
-        raise _fail("regex", "'{value}' is not a valid regular expression: {why}", value=value, why=str(exc))
+        raise _fail("regex", "'{value}' is not a valid regular expression: {why}", value=value, why=str(exc)) from None
     return value
 
 

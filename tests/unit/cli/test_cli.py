@@ -1,0 +1,104 @@
+"""The command line as a user runs it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from homelab_ctl.errors import ExitCode
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "specs"
+EXE = shutil.which("homelab-ctl", path=str(Path(sys.executable).parent)) or "homelab-ctl"
+COMMANDS = ["init", "validate", "render"]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "XDG_STATE_HOME": tempfile.gettempdir()}  # log file out of the repo
+    return subprocess.run([EXE, *args], capture_output=True, text=True, cwd=cwd, env=env, check=False)
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=lambda c: " ".join(c) or "top")
+def test_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert "Usage: homelab-ctl" in result.stdout
+
+
+def test_version() -> None:
+    from homelab_ctl import __version__
+
+    assert run("--version").stdout.strip() == f"homelab-ctl, version {__version__}"
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    """--help must stay fast: the CLI module tree imports no heavy library at start-up."""
+    code = ("import sys, homelab_ctl.cli; heavy = {'pydantic', 'yaml', 'paramiko', 'kubernetes', "
+            "'ansible_runner', 'jinja2', 'rich'}; print(sorted(heavy & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_validate_lists_every_problem_and_exits_2() -> None:
+    result = run("validate", "-f", str(FIXTURES / "five-mistakes.yaml"))
+    assert result.returncode == ExitCode.SPEC == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 5, result.stderr
+    for line, path in zip(lines, ["spec.kubernetes.version", "spec.ssh.privatKeyFile", "spec.nodes[1].address",
+                                  "spec.nodes[2].name", "spec.network.flannel.backend"], strict=True):
+        assert line.startswith(f"error {path}: ")
+    assert result.stdout == ""
+
+
+def test_validate_summary() -> None:
+    result = run("validate", "-f", str(FIXTURES / "valid" / "3cp-3w-nas-addons.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "nodes      6: 3 control-plane (cp1, cp2, cp3), 3 worker (nas-vm1, nas-vm2, w3)" in result.stdout
+    assert "endpoint   192.168.20.10:8443 (VIP by kube-vip)" in result.stdout
+    assert "kubevirt v1.9.0" in result.stdout and "postgres-operator v2.0.1" in result.stdout
+
+
+def test_validate_show_defaults() -> None:
+    result = run("validate", "-f", str(FIXTURES / "valid" / "one-node.yaml"), "--show-defaults")
+    assert result.returncode == 0
+    assert "podSubnet: 10.244.0.0/16" in result.stdout
+    assert "dnsDomain: cluster.local" in result.stdout
+
+
+def test_init_writes_a_valid_spec_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    assert run("init", cwd=tmp_path).returncode == 0
+    assert run("validate", cwd=tmp_path).returncode == 0
+    again = run("init", cwd=tmp_path)
+    assert again.returncode == ExitCode.SPEC
+    assert again.stderr.strip() == "error cluster.yaml already exists: not overwriting it (choose another path with -o)"
+
+
+def test_render_writes_inventory(tmp_path: Path) -> None:
+    result = run("render", "-f", str(FIXTURES / "valid" / "3cp-2w-vip.yaml"), "-o", str(tmp_path / "inv"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "inv" / "hosts.yml").is_file()
+    assert sorted(p.name for p in (tmp_path / "inv" / "group_vars" / "all").iterdir()) == [
+        "cluster.yml", "connection.yml", "network.yml", "runtime.yml", "storage.yml"]
+
+
+def test_render_of_a_bad_spec_writes_nothing(tmp_path: Path) -> None:
+    result = run("render", "-f", str(FIXTURES / "invalid" / "address-invalid.yaml"), "-o", str(tmp_path / "inv"))
+    assert result.returncode == ExitCode.SPEC
+    assert not (tmp_path / "inv").exists()
+
+
+def test_missing_spec_is_one_line() -> None:
+    result = run("validate", "-f", "/nonexistent/cluster.yaml")
+    assert result.returncode == ExitCode.SPEC
+    assert result.stderr.strip() == "error /nonexistent/cluster.yaml: cannot read: No such file or directory"
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    result = run("validate", "--nope")
+    assert result.returncode == ExitCode.SPEC
+    assert "No such option" in result.stderr
