@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     PREFLIGHT = 4  # preflight found errors on the machines
     PLAYBOOK = 5  # an Ansible playbook failed
     KUBERNETES = 6  # the Kubernetes API refused or timed out
+    LAB = 7  # the local lab (podman machines) could not be built, started or removed
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -57,3 +58,7 @@ class PlaybookFailed(HomelabError):
 
 class KubernetesError(HomelabError):
     exit_code = ExitCode.KUBERNETES
+
+
+class LabError(HomelabError):
+    exit_code = ExitCode.LAB

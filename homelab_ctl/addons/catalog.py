@@ -63,3 +63,31 @@ def supports(component: Component, kubernetes: tuple[int, int]) -> bool:
 def support_range(component: Component) -> str:
     low = fmt(component.min_kubernetes)
     return f"{low}-{fmt(component.max_kubernetes)}" if component.max_kubernetes else f">= {low}"
+
+
+@dataclass(frozen=True)
+class PinnedFile:
+    """A file downloaded at deploy time. sha256 None: unknown here, recorded in the lock file on
+    first download (homelab-ctl.lock next to the spec) and verified on every later run."""
+
+    component: str  # also the folder of an offline mirror: <dir>/<component>/<version>/<name>
+    version: str
+    name: str
+    url: str
+    sha256: str | None
+
+
+FLANNEL_MANIFEST = PinnedFile(
+    FLANNEL.name, FLANNEL.version, "kube-flannel.yml",
+    f"https://raw.githubusercontent.com/flannel-io/flannel/{FLANNEL.version}/Documentation/kube-flannel.yml",
+    "e875824be2f552b45711dbda91af81b17eb961d00025d914d9fef18fad8f09c0",
+)
+# Generated at release time, not in git: no sum is known before the first download.
+KUBEVIRT_OPERATOR = PinnedFile(
+    KUBEVIRT.name, KUBEVIRT.version, "kubevirt-operator.yaml",
+    f"https://github.com/kubevirt/kubevirt/releases/download/{KUBEVIRT.version}/kubevirt-operator.yaml", None,
+)
+KUBEVIRT_CR = PinnedFile(
+    KUBEVIRT.name, KUBEVIRT.version, "kubevirt-cr.yaml",
+    f"https://github.com/kubevirt/kubevirt/releases/download/{KUBEVIRT.version}/kubevirt-cr.yaml", None,
+)

@@ -1,0 +1,113 @@
+"""homelab-ctl lab: local lab machines (podman systemd containers) to try homelab-ctl on."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from homelab_ctl.lab.model import Lab
+
+name_option = click.option("--name", default="lab", show_default=True,
+                           help="Lab name; machines are NAME-cp1.., NAME-w1.. and the network NAME-net.")
+
+
+def _echo(line: str) -> None:
+    from homelab_ctl.console import out
+
+    out().print(line, soft_wrap=True, markup=False)
+
+
+@click.group("lab")
+def command() -> None:
+    """Local lab machines: privileged podman containers with systemd and sshd (Debian 12).
+
+    Needs root, podman, runc and debootstrap (apt-get install podman runc debootstrap).
+    """
+
+
+@command.command("image")
+@click.option("--rebuild", is_flag=True,
+              help="Build again even when the image exists (running machines keep the old one).")
+def image_cmd(rebuild: bool) -> None:
+    """Build the lab machine image with debootstrap (about 90 s), only when it is missing."""
+    from homelab_ctl.lab import image
+
+    if image.exists() and not rebuild:
+        _echo(f"{image.IMAGE} exists (use --rebuild to build it again)")
+        return
+    image.ensure_image(_echo, rebuild=rebuild)
+
+
+@command.command("up")
+@click.option("--control-planes", type=int, default=3, show_default=True, help="Odd number of control planes.")
+@click.option("--workers", type=int, default=2, show_default=True)
+@name_option
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
+              help="Directory for the SSH key, known_hosts and cluster.yaml; must be new or empty. "
+                   "[default: ~/.local/share/homelab-ctl/labs/NAME]")
+def up_cmd(control_planes: int, workers: int, name: str, directory: Path | None) -> None:
+    """Start lab machines and write a cluster spec for them.
+
+    Builds the image first if it is missing. Each machine gets an address on its own lab network
+    (the node address) and publishes SSH on 127.0.0.1. On failure nothing is left behind.
+    """
+    from homelab_ctl.lab import machines
+
+    started = time.monotonic()
+    lab = machines.up(name, control_planes, workers, directory, echo=_echo)
+    _echo(f"lab {lab.name} is up in {time.monotonic() - started:.1f} s "
+          f"(network {lab.network} {lab.subnet}{f', VIP {lab.vip}' if lab.vip else ''})")
+    _table(lab)
+    spec = lab.spec_path
+    _echo(f"\nspec:  {spec}\nkey:   {lab.key_path}\nnext:  homelab-ctl validate -f {spec}\n"
+          f"       homelab-ctl render -f {spec} -o {lab.directory / 'inventory'}\n"
+          f"       ssh -i {lab.key_path} -o UserKnownHostsFile={lab.known_hosts_path} "
+          f"-p {lab.machines[0].ssh_port} root@127.0.0.1\n"
+          f"down:  homelab-ctl lab down --name {lab.name}")
+
+
+@command.command("status")
+@name_option
+def status_cmd(name: str) -> None:
+    """Show the lab's machines: role, state, address and SSH port."""
+    from homelab_ctl.lab import machines
+
+    lab = machines.get(name)
+    _echo(f"lab {lab.name}: network {lab.network} {lab.subnet}"
+          f"{f', VIP {lab.vip}' if lab.vip else ''}; spec {lab.spec_path}")
+    _table(lab)
+
+
+@command.command("down")
+@name_option
+@click.option("--keep-dir", is_flag=True, help="Keep the lab directory (key, known_hosts, cluster.yaml).")
+def down_cmd(name: str, keep_dir: bool) -> None:
+    """Remove the lab's machines and network, and its directory (unless --keep-dir).
+
+    Only containers and the network labelled with this lab are removed. Nothing to remove is not
+    an error.
+    """
+    from homelab_ctl.lab import machines
+
+    started = time.monotonic()
+    if machines.down(name, keep_dir=keep_dir, echo=_echo):
+        _echo(f"lab {name} removed in {time.monotonic() - started:.1f} s")
+    else:
+        _echo(f"no lab named {name}: nothing to remove")
+
+
+def _table(lab: Lab) -> None:
+    from rich.table import Table
+
+    from homelab_ctl.console import out
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("MACHINE", "ROLE", "STATE", "ADDRESS", "SSH"):
+        table.add_column(column)
+    for m in lab.machines:
+        table.add_row(m.name, m.role, m.state or "-", m.ip or "-", f"127.0.0.1:{m.ssh_port}" if m.ssh_port else "-")
+    out().print(table)

@@ -1,0 +1,277 @@
+"""Bring a lab up and down; stop and start one of its machines.
+
+A lab is found again through podman labels (containers and network), so a lab made by one process
+can be inspected, changed and removed by another.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from homelab_ctl.errors import LabError
+from homelab_ctl.lab import image, network, paths, podman, specfile, ssh
+from homelab_ctl.lab.model import (
+    LABEL,
+    LABEL_DIR,
+    LABEL_IP,
+    LABEL_ROLE,
+    LABEL_VIP,
+    MARKER,
+    Lab,
+    Machine,
+    Role,
+    check_shape,
+    mac_for,
+    network_name,
+    plan,
+    sort_key,
+)
+
+Echo = Callable[[str], None]
+T = TypeVar("T")
+R = TypeVar("R")
+SSH_USER = "root"
+BOOT_TIMEOUT = 120.0
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: Path | None = None,
+       echo: Echo = _quiet) -> Lab:
+    """Start the machines and write the lab's key, known_hosts and cluster.yaml into directory
+    (default ~/.local/share/homelab-ctl/labs/NAME, which must be missing, empty or a lab's).
+
+    Returns once every machine runs systemd and answers SSH. On any failure everything created
+    is removed again.
+    """
+    check_shape(name, control_planes, workers)
+    podman.require("podman")
+    directory = (directory or paths.default_dir(name)).expanduser().absolute()
+    _check_directory(directory, name)
+    image.ensure_image(echo)
+    # Checked and claimed under one lock: a second `lab up` of the same name stops here.
+    with network.allocation_lock():
+        _refuse_existing(name, control_planes, workers)
+        subnet = network.pick_subnet(network.used_subnets())
+        lab = plan(name, control_planes, workers, str(subnet), directory)
+        network.create(lab)
+    echo(f"network {lab.network}: {lab.subnet}" + (f", VIP {lab.vip}" if lab.vip else ""))
+    created: list[str] = []
+    try:
+        _prepare_directory(directory, name)
+        ssh.generate_key(lab.key_path, lab.public_key_path, f"homelab-ctl-lab-{name}")
+        machines = []
+        for machine in lab.machines:
+            _run(lab, machine)
+            created.append(machine.name)
+            machines.append(_describe(machine.name))
+        lab = replace(lab, machines=tuple(machines))
+        echo(f"started {len(machines)} machines: waiting for systemd and SSH")
+        host_keys = _parallel(lambda m: _boot(m.name), lab.machines)
+        lines = [line for m, keys in zip(lab.machines, host_keys, strict=True)
+                 for line in ssh.known_hosts_lines(ssh.HOST, m.ssh_port, keys)]
+        lab.known_hosts_path.write_text("\n".join(lines) + "\n")
+        _parallel(lambda m: _wait_ssh(lab, m), lab.machines)
+        specfile.write(lab)
+        return lab
+    except BaseException:
+        if created:
+            podman.run(["rm", "-f", "-t", "0", *created], check=False)
+        podman.run(["network", "rm", lab.network], check=False)
+        _remove_directory(directory)
+        raise
+
+
+def get(name: str) -> Lab:
+    """The lab as podman sees it now (state and ports of every machine)."""
+    net = network.inspect(network_name(name))
+    containers = _containers(name)
+    if net is None or _label(net, LABEL) != name:
+        if containers:
+            raise LabError(f"lab {name} is broken (its network is missing): remove it with "
+                           f"`homelab-ctl lab down --name {name}`")
+        raise LabError(f"no lab named {name} (start one with `homelab-ctl lab up --name {name}`)")
+    subnets = net.get("subnets") or []
+    assert isinstance(subnets, list)
+    subnet = str(subnets[0]["subnet"]) if subnets else ""
+    directory = Path(_label(net, LABEL_DIR) or paths.default_dir(name))
+    machines = sorted((_machine(c) for c in containers), key=sort_key)
+    return Lab(name, directory, subnet, _label(net, LABEL_VIP) or None, tuple(machines))
+
+
+def exists(name: str) -> bool:
+    net = network.inspect(network_name(name))
+    return bool(_containers(name)) or (net is not None and _label(net, LABEL) == name)
+
+
+def down(name: str, keep_dir: bool = False, echo: Echo = _quiet) -> bool:
+    """Remove the lab's containers and network, and its directory unless keep_dir.
+
+    Only containers and the network carrying this lab's label are touched. False when there was
+    nothing to remove.
+    """
+    podman.require("podman")
+    net = network.inspect(network_name(name))
+    ours = net is not None and _label(net, LABEL) == name
+    directory = Path(_label(net, LABEL_DIR) or paths.default_dir(name)) if ours else paths.default_dir(name)
+    found = False
+    names = [c["Names"][0] for c in _containers(name)]
+    if names:
+        podman.run(["rm", "-f", "-t", "0", *names])
+        echo(f"removed machines {', '.join(names)}")
+        found = True
+    if ours:
+        network.remove(network_name(name))
+        echo(f"removed network {network_name(name)}")
+        found = True
+    if not keep_dir and _marker_owner(directory) == name:
+        _remove_directory(directory)
+        echo(f"removed {directory}")
+        found = True
+    return found
+
+
+def stop(lab: Lab, machine: str | Machine, timeout: int = 10) -> Machine:
+    """Stop one machine (timeout 0: kill it at once, like pulling the plug)."""
+    name = machine.name if isinstance(machine, Machine) else lab.machine(machine).name
+    podman.run(["stop", "-t", str(timeout), name], timeout=timeout + 60)
+    return _describe(name)
+
+
+def start(lab: Lab, machine: str | Machine, timeout: float = BOOT_TIMEOUT) -> Machine:
+    """Start a stopped machine and wait until it answers SSH again (same port, same host keys)."""
+    name = machine.name if isinstance(machine, Machine) else lab.machine(machine).name
+    podman.run(["start", name])
+    _boot(name, timeout)
+    started = _describe(name)
+    _wait_ssh(lab, started)
+    return started
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _refuse_existing(name: str, control_planes: int, workers: int) -> None:
+    if exists(name):
+        raise LabError(f"lab {name} already exists: see `homelab-ctl lab status --name {name}`, "
+                       f"remove it with `homelab-ctl lab down --name {name}`, or choose another --name")
+    if podman.exists("network", network_name(name)):
+        raise LabError(f"a podman network named {network_name(name)} already exists (not a lab's): "
+                       "choose another --name")
+    for machine in plan(name, control_planes, workers, "10.0.0.0/24", Path()).machines:
+        if podman.exists("container", machine.name):
+            raise LabError(f"a container named {machine.name} already exists (not a lab's): "
+                           "choose another --name")
+
+
+def _marker_owner(directory: Path) -> str | None:
+    """The lab a directory belongs to (first line of its marker), None for a user's directory."""
+    marker = directory / MARKER
+    if not marker.is_file():
+        return None
+    return marker.read_text(encoding="utf-8").partition("\n")[0].strip()
+
+
+def _check_directory(directory: Path, name: str) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise LabError(f"{directory} is not a directory")
+    owner = _marker_owner(directory)
+    if owner is None and directory.is_dir() and any(directory.iterdir()):
+        raise LabError(f"{directory} is not empty: the lab needs an empty or new directory "
+                       "(`lab down` deletes it)")
+    if owner is not None and owner != name and exists(owner):
+        raise LabError(f"{directory} belongs to lab {owner}, which still exists: choose another --dir")
+
+
+def _prepare_directory(directory: Path, name: str) -> None:
+    if _marker_owner(directory) is not None:  # left over by a lab that is gone
+        _remove_directory(directory)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (directory / MARKER).write_text(f"{name}\n# lab {name}: `homelab-ctl lab down --name {name}` "
+                                    "deletes this directory\n", encoding="utf-8")
+
+
+def _remove_directory(directory: Path) -> None:
+    # Only directories lab up made (they carry the marker): never a user's files.
+    if (directory / MARKER).is_file():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run(lab: Lab, machine: Machine) -> None:
+    podman.run([
+        "run", "-d", "--name", machine.name, "--hostname", machine.name, "--privileged",
+        "--network", lab.network, "--ip", machine.ip, "--mac-address", mac_for(machine.ip),
+        "-p", f"{ssh.HOST}::22",  # a free port chosen by podman; it stays across restarts
+        "-v", f"{lab.public_key_path}:/root/.ssh/authorized_keys:ro",
+        "--label", f"{LABEL}={lab.name}", "--label", f"{LABEL_ROLE}={machine.role}",
+        "--label", f"{LABEL_IP}={machine.ip}",
+        image.IMAGE,
+    ])
+
+
+def _containers(name: str) -> list[dict[str, Any]]:
+    """This lab's containers: the label, and a name of the lab's shape (never anyone else's)."""
+    found = podman.json_out(["ps", "-a", "--filter", f"label={LABEL}={name}", "--format", "json"])
+    return [c for c in found if c.get("Names") and c["Names"][0].startswith(f"{name}-")
+            and (c.get("Labels") or {}).get(LABEL) == name]
+
+
+def _machine(container: dict[str, Any]) -> Machine:
+    labels = container.get("Labels") or {}
+    role: Role = "worker" if labels.get(LABEL_ROLE) == "worker" else "control-plane"
+    port = next((int(p["host_port"]) for p in container.get("Ports") or [] if int(p["container_port"]) == 22), 0)
+    return Machine(container["Names"][0], role, str(labels.get(LABEL_IP, "")), port, str(container.get("State", "")))
+
+
+def _describe(name: str) -> Machine:
+    found = podman.json_out(["ps", "-a", "--filter", f"name=^{name}$", "--format", "json"])
+    if not found:
+        raise LabError(f"machine {name} does not exist")
+    return _machine(found[0])
+
+
+def _boot(name: str, timeout: float = BOOT_TIMEOUT) -> str:
+    """Wait until systemd is up (running or degraded); return the machine's public host keys."""
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        proc = podman.run(["exec", name, "systemctl", "is-system-running"], check=False, timeout=30)
+        state = proc.stdout.strip()
+        if state in ("running", "degraded"):
+            keys = podman.run(["exec", name, "sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub"]).stdout
+            return keys
+        if state in ("maintenance", "stopping", "offline"):
+            break
+        if not state and _describe(name).state != "running":  # exec failed: is it still up?
+            log = podman.run(["logs", "--tail", "5", name], check=False)
+            raise LabError(f"machine {name} stopped while booting: {podman.last_line(log.stdout + log.stderr)}")
+        time.sleep(0.25)
+    failed = podman.run(["exec", name, "systemctl", "--failed", "--no-legend", "--plain"], check=False)
+    units = ", ".join(line.split()[0] for line in failed.stdout.splitlines() if line.split()) or "none"
+    raise LabError(f"machine {name} did not boot within {timeout:.0f} s "
+                   f"(systemd: {state or 'not answering'}; failed units: {units})")
+
+
+def _wait_ssh(lab: Lab, machine: Machine) -> None:
+    ssh.wait_for_ssh(machine.ssh_port, SSH_USER, lab.key_path, lab.known_hosts_path)
+
+
+def _label(obj: dict[str, Any] | None, key: str) -> str:
+    labels = (obj or {}).get("labels") or {}
+    return str(labels.get(key, ""))
+
+
+def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """fn over items in threads; the first error is raised after all have finished."""
+    todo = list(items)
+    with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+        futures = [pool.submit(fn, item) for item in todo]
+    return [f.result() for f in futures]
