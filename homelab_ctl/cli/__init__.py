@@ -12,6 +12,9 @@ import click
 
 from homelab_ctl import __version__
 from homelab_ctl.cli import init as init_cmd
+from homelab_ctl.cli import kubeconfig as kubeconfig_cmd
+from homelab_ctl.cli import lab as lab_cmd
+from homelab_ctl.cli import preflight as preflight_cmd
 from homelab_ctl.cli import render as render_cmd
 from homelab_ctl.cli import validate as validate_cmd
 from homelab_ctl.errors import ExitCode, HomelabError, SpecError
@@ -53,6 +56,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 cli.add_command(init_cmd.command)
 cli.add_command(validate_cmd.command)
 cli.add_command(render_cmd.command)
+cli.add_command(kubeconfig_cmd.command)
+cli.add_command(lab_cmd.command)
+cli.add_command(preflight_cmd.command)
 
 
 def _report(exc: HomelabError) -> None:
@@ -72,7 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     code: int = ExitCode.OK
     try:
-        cli.main(args=argv, prog_name="homelab-ctl", standalone_mode=False)
+        # standalone_mode=False: click returns the code of ctx.exit() instead of raising it
+        returned = cli.main(args=argv, prog_name="homelab-ctl", standalone_mode=False)
+        if isinstance(returned, int):
+            code = returned
     except click.exceptions.Abort:
         code = ExitCode.INTERRUPTED
         click.echo("interrupted", err=True)
