@@ -49,12 +49,12 @@ def command(spec_path: Path, accept_new_host_keys: bool, as_json: bool, quiet: b
         # Plain JSON (never rich's print_json: FORCE_COLOR or a terminal would add colour codes).
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
-        report = _run_with_progress(loaded, accept_new_host_keys, nodes, err())
-        _print(report, out(), quiet)
-    _fail_on_errors(report)
+        report = run_with_progress(loaded, accept_new_host_keys, nodes, err())
+        print_report(report, out(), quiet)
+    fail_on_errors(report)
 
 
-def _fail_on_errors(report: Report) -> None:
+def fail_on_errors(report: Report) -> None:
     """Errors end the command through HomelabError: main() maps it to the exit code."""
     from homelab_ctl.errors import ConnectionFailed, ExitCode, PreflightFailed
 
@@ -69,7 +69,7 @@ def _fail_on_errors(report: Report) -> None:
     raise PreflightFailed(message)
 
 
-def _run_with_progress(loaded: object, accept: bool, nodes: int, console: Console) -> Report:
+def run_with_progress(loaded: object, accept: bool, nodes: int, console: Console) -> Report:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
     from homelab_ctl.facts import Result
@@ -87,7 +87,7 @@ def _run_with_progress(loaded: object, accept: bool, nodes: int, console: Consol
         return run(loaded, accept_new_host_keys=accept, on_result=done)
 
 
-def _print(report: Report, console: Console, quiet: bool) -> None:
+def print_report(report: Report, console: Console, quiet: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 

@@ -15,7 +15,7 @@ from homelab_ctl.errors import ExitCode
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "specs"
 EXE = shutil.which("homelab-ctl", path=str(Path(sys.executable).parent)) or "homelab-ctl"
-COMMANDS = ["init", "validate", "render"]
+COMMANDS = ["init", "validate", "render", "preflight", "up", "kubeconfig", "lab"]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -102,3 +102,21 @@ def test_unknown_option_is_a_usage_error() -> None:
     result = run("validate", "--nope")
     assert result.returncode == ExitCode.SPEC
     assert "No such option" in result.stderr
+
+
+def test_up_extra_vars_parsing(tmp_path: Path) -> None:
+    from homelab_ctl.cli.up import _extra_vars
+    from homelab_ctl.errors import UsageError
+
+    varfile = tmp_path / "vars.yml"
+    varfile.write_text("a: 1\nb: [x]\n")
+    assert _extra_vars(("kube_packages_install=false", "n=3", "s=text", f"@{varfile}")) == {
+        "kube_packages_install": False, "n": 3, "s": "text", "a": 1, "b": ["x"]}
+    with pytest.raises(UsageError):
+        _extra_vars(("novalue",))
+
+
+def test_up_refuses_a_bad_spec_before_any_connection() -> None:
+    result = run("up", "-f", str(FIXTURES / "five-mistakes.yaml"), "--yes")
+    assert result.returncode == ExitCode.SPEC
+    assert len(result.stderr.splitlines()) == 5

@@ -1,0 +1,1 @@
+"""Actions: what a command does, between the CLI (options, printing) and the lower layers."""

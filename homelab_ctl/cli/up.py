@@ -1,0 +1,101 @@
+"""homelab-ctl up: from validated, preflighted machines to a Ready highly-available cluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from homelab_ctl.cli.options import spec_file
+
+
+def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
+    """-e KEY=VALUE (VALUE parsed as YAML, like ansible-playbook's key=value) or -e @FILE.yml."""
+    import yaml
+
+    from homelab_ctl.errors import UsageError
+
+    out: dict[str, Any] = {}
+    for value in values:
+        if value.startswith("@"):
+            try:
+                data = yaml.safe_load(Path(value[1:]).read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as exc:
+                raise UsageError(f"--extra-vars {value}: cannot read: {exc}") from None
+            if not isinstance(data, dict):
+                raise UsageError(f"--extra-vars {value}: expected a mapping of variables")
+            out.update(data)
+        elif "=" in value:
+            key, raw = value.split("=", 1)
+            out[key] = yaml.safe_load(raw) if raw else ""
+        else:
+            raise UsageError(f"--extra-vars {value!r}: expected KEY=VALUE or @FILE")
+    return out
+
+
+@click.command("up")
+@spec_file
+@click.option("--dry-run", is_flag=True, help="Validate, preflight and print the plan; change nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation before changing machines.")
+@click.option("--accept-new-host-keys", is_flag=True,
+              help="Record the host key of machines not yet in known_hosts (a changed key is never accepted).")
+@click.option("-e", "--extra-vars", "extra_vars", multiple=True, metavar="KEY=VALUE|@FILE",
+              help="Extra Ansible variables for every playbook (repeatable), as with ansible-playbook -e.")
+@click.option("--artifacts", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Offline mirror of manifests and packages (overrides spec.artifacts.dir).")
+def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: bool, extra_vars: tuple[str, ...],
+            artifacts: Path | None) -> None:
+    """Bring the cluster to the spec: validate -> preflight -> plan -> prepare hosts -> control
+    planes -> workers -> Flannel -> wait until every node is Ready.
+
+    Safe to run again at any time: nodes already in the cluster are left as they are, a failed or
+    interrupted run continues where it stopped, and on a converged cluster nothing changes.
+    The full Ansible output of each stage goes to .homelab-ctl/<cluster>/logs/.
+    """
+    from rich.markup import escape
+
+    from homelab_ctl.actions.up import converge
+    from homelab_ctl.cli.preflight import fail_on_errors, print_report, run_with_progress
+    from homelab_ctl.console import err, out
+    from homelab_ctl.errors import UsageError
+    from homelab_ctl.plan import make_plan
+    from homelab_ctl.spec import load
+    from homelab_ctl.spec.summary import summary_lines
+
+    variables = _extra_vars(extra_vars)
+    loaded = load(spec_path)
+    for warning in loaded.warnings:
+        err().print(f"[yellow]warning[/yellow] {warning}", soft_wrap=True)
+    console = out()
+    for label, value in summary_lines(loaded.cluster):
+        console.print(f"  {label:<10} {escape(value)}", soft_wrap=True)
+
+    report = run_with_progress(loaded, accept_new_host_keys, len(loaded.cluster.spec.nodes), err())
+    print_report(report, console, quiet=True)
+    fail_on_errors(report)
+
+    plan = make_plan(loaded.cluster, report.facts)
+    console.print("[bold]plan[/bold]")
+    for line in plan.lines():
+        console.print(f"  - {escape(line)}", soft_wrap=True)
+    if dry_run:
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not a terminal: pass --yes to proceed without confirmation")
+        if not click.confirm("Proceed?", default=False):
+            raise click.exceptions.Abort()
+
+    summary = converge(loaded, plan, extra_vars=variables, artifacts=artifacts)
+
+    console.print("[bold]summary[/bold]")
+    for stage in summary.stages:
+        console.print(f"  {stage.name:<14} {stage.seconds:6.1f} s  {escape(stage.detail)}", soft_wrap=True)
+    if plan.converged and summary.changed == 0:
+        console.print("[green]nothing to do: the cluster already matches the spec[/green]")
+    else:
+        console.print(f"[green]cluster {loaded.cluster.name} is up[/green]: {summary.changed} change(s)")
+    console.print(f"  admin kubeconfig: {summary.kubeconfig} (merge it with: homelab-ctl kubeconfig -f {spec_path})",
+                  soft_wrap=True)
