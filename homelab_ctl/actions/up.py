@@ -40,7 +40,7 @@ class Summary:
 
 
 def converge(loaded: Loaded, plan: Plan, *, extra_vars: Mapping[str, Any] | None = None,
-             artifacts: Path | None = None) -> Summary:
+             artifacts: Path | None = None, api_server: str | None = None) -> Summary:
     from homelab_ctl.render import inventory
     from homelab_ctl.runner import Redactor, run_playbook
 
@@ -59,11 +59,12 @@ def converge(loaded: Loaded, plan: Plan, *, extra_vars: Mapping[str, Any] | None
         result = run_playbook(playbook, inv, stage=stage, state_dir=state, secrets=secrets, extravars=variables)
         summary.stages.append(StageResult(stage, result.elapsed, result.changed,
                                           ", ".join(result.changed_hosts) or "no change"))
-    summary.stages.extend(_cni_and_wait(loaded, summary.kubeconfig, artifacts))
+    summary.stages.extend(_cni_and_wait(loaded, summary.kubeconfig, artifacts, api_server))
     return summary
 
 
-def _cni_and_wait(loaded: Loaded, kubeconfig: Path, artifacts: Path | None) -> list[StageResult]:
+def _cni_and_wait(loaded: Loaded, kubeconfig: Path, artifacts: Path | None,
+                  api_server: str | None) -> list[StageResult]:
     from homelab_ctl.addons import artifacts as artifact_store
     from homelab_ctl.addons import flannel
     from homelab_ctl.kube import apply, connect, spinner, wait_for_nodes_ready, wait_for_pods_ready
@@ -71,7 +72,7 @@ def _cni_and_wait(loaded: Loaded, kubeconfig: Path, artifacts: Path | None) -> l
     cluster = loaded.cluster
     started = time.monotonic()
     objects = flannel.manifests(cluster, mirror=artifact_store.mirror_dir(loaded, artifacts))
-    with connect(kubeconfig) as kube:
+    with connect(kubeconfig, server=api_server) as kube:
         applied = apply(kube, objects)
         changed = [a for a in applied if a.action != "unchanged"]
         cni = StageResult("cni", time.monotonic() - started, len(changed),

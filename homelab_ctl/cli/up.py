@@ -45,8 +45,11 @@ def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
               help="Extra Ansible variables for every playbook (repeatable), as with ansible-playbook -e.")
 @click.option("--artifacts", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Offline mirror of manifests and packages (overrides spec.artifacts.dir).")
+@click.option("--api-server", metavar="URL", default=None,
+              help="Reach the Kubernetes API here instead of the endpoint in admin.conf (e.g. an SSH tunnel "
+                   "when the VIP is not routable from this machine).")
 def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: bool, extra_vars: tuple[str, ...],
-            artifacts: Path | None) -> None:
+            artifacts: Path | None, api_server: str | None) -> None:
     """Bring the cluster to the spec: validate -> preflight -> plan -> prepare hosts -> control
     planes -> workers -> Flannel -> wait until every node is Ready.
 
@@ -88,7 +91,7 @@ def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: boo
         if not click.confirm("Proceed?", default=False):
             raise click.exceptions.Abort()
 
-    summary = converge(loaded, plan, extra_vars=variables, artifacts=artifacts)
+    summary = converge(loaded, plan, extra_vars=variables, artifacts=artifacts, api_server=api_server)
 
     console.print("[bold]summary[/bold]")
     for stage in summary.stages:
