@@ -20,8 +20,15 @@ GROUPS = ("kube_control_plane", "kube_node", "etcd", "k8s_cluster")
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Indents list items under their key, as yamllint's default config expects."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def _dump(header: str, data: dict[str, Any]) -> str:
-    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
     note = "# Rendered by homelab-ctl: edit the spec and render again instead of editing this file."
     return f"# {header}\n{note}\n---\n{body}"
 
