@@ -84,6 +84,14 @@ def test_render_writes_inventory(tmp_path: Path) -> None:
     assert (tmp_path / "inv" / "hosts.yml").is_file()
     assert sorted(p.name for p in (tmp_path / "inv" / "group_vars" / "all").iterdir()) == [
         "cluster.yml", "connection.yml", "network.yml", "runtime.yml", "storage.yml"]
+    review = tmp_path / "inv" / ".kubeadm" / "kubeadm"
+    assert sorted(p.name for p in review.iterdir()) == [
+        "cp1.yaml", "cp2.yaml", "cp3.yaml", "encryption-config.yaml", "w1.yaml", "w2.yaml"]
+    assert "kind: InitConfiguration" in (review / "cp1.yaml").read_text()
+    assert "kind: JoinConfiguration" in (review / "w1.yaml").read_text()
+    listed = subprocess.run([str(Path(sys.executable).with_name("ansible-inventory")), "-i", str(tmp_path / "inv"),
+                             "--list"], capture_output=True, text=True, check=False)
+    assert listed.returncode == 0 and "WARNING" not in listed.stderr, listed.stderr
 
 
 def test_render_of_a_bad_spec_writes_nothing(tmp_path: Path) -> None:
