@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 
 from homelab_ctl.kube import Kube, connect
-from tests.unit.kube.apiserver_double import KubeApiDouble, serve, write_kubeconfig
+from tests.doubles.apiserver import KubeApiDouble, serve, write_kubeconfig
 
 
 @pytest.fixture()
 def api() -> Iterator[KubeApiDouble]:
-    """The Kubernetes API TEST DOUBLE (see apiserver_double.py) on 127.0.0.1."""
+    """The Kubernetes API TEST DOUBLE (see tests/doubles/apiserver.py) on 127.0.0.1."""
     with serve() as double:
         yield double
 

@@ -15,7 +15,7 @@ from homelab_ctl.addons.flannel import FlannelValues
 from homelab_ctl.errors import ExitCode, KubernetesError
 from homelab_ctl.kube import Kube, apply, connect
 from homelab_ctl.kube.apply import ordered
-from tests.unit.kube.apiserver_double import APPLY, KubeApiDouble, serve, write_kubeconfig
+from tests.doubles.apiserver import APPLY, KubeApiDouble, serve, write_kubeconfig
 
 SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp")
 

@@ -16,7 +16,7 @@ from homelab_ctl.kube import (
     wait_for_rollout,
     wait_until,
 )
-from tests.unit.kube.apiserver_double import KubeApiDouble, node, pod
+from tests.doubles.apiserver import KubeApiDouble, node, pod
 
 FAST = {"interval": 0.02}
 
@@ -158,7 +158,7 @@ def test_spinner_reports_the_last_status(api: KubeApiDouble, kube: Kube) -> None
 
 def test_server_override(api: KubeApiDouble, tmp_path: Path) -> None:
     from homelab_ctl.kube import connect
-    from tests.unit.kube.apiserver_double import write_kubeconfig
+    from tests.doubles.apiserver import write_kubeconfig
 
     kubeconfig = write_kubeconfig(tmp_path / "kc", "https://192.0.2.1:6443")  # never contacted
     with connect(kubeconfig, server=api.url) as k:
