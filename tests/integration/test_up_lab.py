@@ -32,11 +32,11 @@ from tests.doubles.apiserver import KubeApiDouble, node, pod, serve
 REPO = Path(__file__).resolve().parents[2]
 MIRROR = REPO / "tests" / "fixtures" / "mirror"
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("up-lab")]  # one 3+2 lab, one worker
 
 
 def _exec(lab: Lab, machine: str, *cmd: str) -> str:
-    return podman.run(["exec", f"{lab.name}-{machine}", *cmd]).stdout
+    return podman.run(["exec", lab.machine(machine).name, *cmd]).stdout
 
 
 def _calls(lab: Lab, machine: str) -> list[dict[str, Any]]:
@@ -80,12 +80,13 @@ def lab5(make_lab: Any) -> Lab:
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[KubeApiDouble]:
+def api(lab5: Lab) -> Iterator[KubeApiDouble]:
+    """The API double: it reports the lab's nodes Ready (the kubelet double runs nothing)."""
     with serve() as double:
         double.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})
-        for name in ("cp1", "cp2", "cp3", "w1", "w2"):
-            double.add(node(name, ready=True))
-        double.add(pod("kube-apiserver-cp1", "kube-system", "Running", ready=True))
+        for machine in lab5.machines:
+            double.add(node(machine.name, ready=True))
+        double.add(pod("kube-apiserver", "kube-system", "Running", ready=True))
         yield double
 
 
@@ -93,7 +94,8 @@ def api() -> Iterator[KubeApiDouble]:
 def specs(lab5: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(spec without w2, full spec), in one directory so they share the cluster state."""
     data = yaml.safe_load(lab5.spec_path.read_text())
-    first = dict(data, spec=dict(data["spec"], nodes=[n for n in data["spec"]["nodes"] if n["name"] != "w2"]))
+    w2 = lab5.machine("w2").name
+    first = dict(data, spec=dict(data["spec"], nodes=[n for n in data["spec"]["nodes"] if n["name"] != w2]))
     directory = lab5.spec_path.parent
     partial = directory / "cluster-without-w2.yaml"
     partial.write_text(yaml.safe_dump(first, sort_keys=False))
@@ -113,7 +115,7 @@ def _no_secret_leaked(lab: Lab, spec: Path, console: str) -> None:
     state = spec.parent / ".homelab-ctl" / yaml.safe_load(spec.read_text())["metadata"]["name"]
     key = (state / "secrets" / "encryption-key").read_text().strip()
     logs = "".join(p.read_text(errors="replace") for p in (state / "logs").glob("*.log"))
-    issued = set().union(*(_fingerprints(lab, m.name.split("-")[-1]) for m in lab.machines))
+    issued = set().union(*(_fingerprints(lab, m.name) for m in lab.machines))
     for where, text in (("console", console), ("log", logs)):
         assert key not in text, f"encryption key in the {where}"
         candidates = re.findall(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b", text) + re.findall(r"\b[0-9a-f]{64}\b", text)
@@ -133,7 +135,7 @@ def test_up_builds_the_cluster_then_changes_nothing_then_joins_a_new_worker(
         assert len(joins) == 1 and joins[0]["notes"]["control_plane"] is True
     assert _subcommands(lab5, "w1") == ["join"]
     assert _subcommands(lab5, "w2") == []
-    assert any(c.path.endswith("/daemonsets/kube-flannel-ds") for c in api.patches)
+    assert any(c.path.endswith("/daemonsets/kube-flannel-ds") for c in api.patches())
     _no_secret_leaked(lab5, partial, first.stdout + first.stderr)
 
     before = {m: len(_calls(lab5, m)) for m in ("cp1", "cp2", "cp3", "w1")}
@@ -188,7 +190,7 @@ def test_machine_lost_mid_run_and_ctrl_c_then_up_converges(
         machines.start(lab5, w2)
     assert proc.returncode == 5, out[-3000:] + err[-3000:]
     message = err.strip().splitlines()
-    assert any("prepare" in line and "w2" in line and "log:" in line for line in message), err[-3000:]
+    assert any("prepare" in line and w2.name in line and "log:" in line for line in message), err[-3000:]
 
     started = time.time()
     proc = _start_up(full, api)
