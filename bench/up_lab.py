@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Wall time of a first `homelab-ctl up` and of a no-op second one on a 3+2 lab, with the kubeadm/
+kubelet TEST DOUBLES on the machines and the Kubernetes API TEST DOUBLE (tests/doubles/).
+
+Usage: .venv/bin/python bench/up_lab.py     (run from the repository root; removes its lab)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from homelab_ctl.lab import image, machines  # noqa: E402
+from tests.doubles.apiserver import node, pod, serve  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def main() -> None:
+    image.ensure_image()
+    name = f"bench-{secrets.token_hex(2)}"
+    with tempfile.TemporaryDirectory() as tmp, serve() as api:
+        lab = machines.up(name, 3, 2, Path(tmp) / "lab")
+        try:
+            api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})
+            for machine in lab.machines:
+                api.add(node(machine.name, ready=True))
+            api.add(pod("kube-apiserver", "kube-system", "Running", ready=True))
+            subprocess.run([str(BIN / "homelab-ctl"), "render", "-f", str(lab.spec_path), "-o", f"{tmp}/inv"],
+                           check=True, capture_output=True, env=ENV)
+            subprocess.run([str(BIN / "ansible-playbook"), "-i", f"{tmp}/inv", "tests/doubles/install.yml"],
+                           check=True, capture_output=True, cwd=REPO, env=ENV)
+            for label in ("up, first run", "up, no-op second run"):
+                started = time.monotonic()
+                subprocess.run([str(BIN / "homelab-ctl"), "up", "-f", str(lab.spec_path), "--yes",
+                                "-e", "kube_packages_install=false", "--artifacts", str(REPO / "tests/fixtures/mirror"),
+                                "--api-server", api.url], check=True, capture_output=True, env=ENV)
+                print(f"{label:<22} {time.monotonic() - started:6.1f} s", flush=True)
+        finally:
+            machines.down(name)
+
+
+if __name__ == "__main__":
+    main()
