@@ -13,8 +13,6 @@ from homelab_ctl.render import inventory
 from homelab_ctl.runner import run_playbook
 from homelab_ctl.spec import load
 
-pytestmark = pytest.mark.xdist_group("prepare-lab")
-
 
 @pytest.fixture(scope="module")
 def lab(make_lab: Any) -> Lab:

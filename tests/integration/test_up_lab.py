@@ -32,7 +32,7 @@ from tests.doubles.apiserver import KubeApiDouble, node, pod, serve
 REPO = Path(__file__).resolve().parents[2]
 MIRROR = REPO / "tests" / "fixtures" / "mirror"
 BIN = Path(sys.executable).parent
-pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("up-lab")]  # one 3+2 lab, one worker
+pytestmark = pytest.mark.lab
 
 
 def _exec(lab: Lab, machine: str, *cmd: str) -> str:
