@@ -18,7 +18,10 @@ from homelab_ctl.lab import podman
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "roles"
-SCENARIOS = sorted(p.parent for p in ROLES.glob("*/molecule/*/molecule.yml"))
+# The default scenario of every role always runs; extra scenarios (e.g. containerd/upstream, ~2.5 min)
+# only with HOMELAB_MOLECULE_ALL=1, to keep CI under its 30 minutes.
+SCENARIOS = sorted(p.parent for p in ROLES.glob("*/molecule/*/molecule.yml")
+                   if p.parent.name == "default" or os.environ.get("HOMELAB_MOLECULE_ALL") == "1")
 TIMEOUT = 1200  # seconds per scenario; one takes 1.5-4 minutes on 2 cores
 FAILURE_MARKERS = ("fatal:", "failed:", "FAILED!", "CRITICAL", "ERROR")
 
