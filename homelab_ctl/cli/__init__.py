@@ -14,6 +14,7 @@ from homelab_ctl import __version__
 from homelab_ctl.cli import init as init_cmd
 from homelab_ctl.cli import kubeconfig as kubeconfig_cmd
 from homelab_ctl.cli import lab as lab_cmd
+from homelab_ctl.cli import mirror as mirror_cmd
 from homelab_ctl.cli import preflight as preflight_cmd
 from homelab_ctl.cli import render as render_cmd
 from homelab_ctl.cli import up as up_cmd
@@ -59,6 +60,7 @@ cli.add_command(validate_cmd.command)
 cli.add_command(render_cmd.command)
 cli.add_command(kubeconfig_cmd.command)
 cli.add_command(lab_cmd.command)
+cli.add_command(mirror_cmd.command)
 cli.add_command(preflight_cmd.command)
 cli.add_command(up_cmd.command)
 

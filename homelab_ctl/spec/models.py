@@ -101,6 +101,13 @@ class Kubernetes(Model):
     dns_domain: Domain = "cluster.local"
     control_plane_endpoint: ControlPlaneEndpoint | None = None
     encrypt_secrets: bool = Field(True, description="encrypt Secrets at rest in etcd (aescbc key)")
+    fail_cgroup_v1: bool = Field(
+        True, description="kubelet failCgroupV1: Kubernetes >= 1.35 refuses cgroup v1 hosts; false runs there anyway"
+    )
+    container_nodes: bool = Field(
+        False, description="the nodes are containers (the lab): no kernel checks, no conntrack sysctls, host swap "
+        "and disk ignored by the kubelet"
+    )
 
 
 class Flannel(Model):
