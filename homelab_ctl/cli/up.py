@@ -35,6 +35,25 @@ def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+LAB_NAME = "lab"
+
+
+def _lab(artifacts: Path | None) -> tuple[Path, Path]:
+    """The spec and mirror of the local lab `up --lab` uses, made (or reused) first."""
+    from homelab_ctl.cli.lab import _echo
+    from homelab_ctl.cli.mirror import default_dir
+    from homelab_ctl.lab import machines
+    from homelab_ctl.mirror import build
+
+    mirror = build.build(artifacts or default_dir(), echo=_echo).directory
+    if machines.exists(LAB_NAME):
+        lab = machines.get(LAB_NAME)
+        _echo(f"using lab {LAB_NAME} ({len(lab.machines)} machines): {lab.spec_path}")
+    else:
+        lab = machines.up(LAB_NAME, 3, 1, echo=_echo, mirror=mirror)
+    return lab.spec_path, mirror
+
+
 @click.command("up")
 @spec_file
 @click.option("--dry-run", is_flag=True, help="Validate, preflight and print the plan; change nothing.")
@@ -48,8 +67,11 @@ def _extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--api-server", metavar="URL", default=None,
               help="Reach the Kubernetes API here instead of the endpoint in admin.conf (e.g. an SSH tunnel "
                    "when the VIP is not routable from this machine).")
+@click.option("--lab", "use_lab", is_flag=True,
+              help="No machines yet? Build or reuse the offline mirror, start a local lab (3 control planes + "
+                   "1 worker, podman) and bring a real cluster up on it; implies --yes, ignores -f.")
 def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: bool, extra_vars: tuple[str, ...],
-            artifacts: Path | None, api_server: str | None) -> None:
+            artifacts: Path | None, api_server: str | None, use_lab: bool) -> None:
     """Bring the cluster to the spec: validate -> preflight -> plan -> prepare hosts -> control
     planes -> workers -> Flannel -> wait until every node is Ready.
 
@@ -68,6 +90,9 @@ def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: boo
     from homelab_ctl.spec.summary import summary_lines
 
     variables = _extra_vars(extra_vars)
+    if use_lab:
+        spec_path, artifacts = _lab(artifacts)
+        yes = True
     loaded = load(spec_path)
     for warning in loaded.warnings:
         err().print(f"[yellow]warning[/yellow] {warning}", soft_wrap=True)
@@ -102,3 +127,6 @@ def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: boo
         console.print(f"[green]cluster {loaded.cluster.name} is up[/green]: {summary.changed} change(s)")
     console.print(f"  admin kubeconfig: {summary.kubeconfig} (merge it with: homelab-ctl kubeconfig -f {spec_path})",
                   soft_wrap=True)
+    if use_lab:
+        console.print(f"  try it:  kubectl --kubeconfig {summary.kubeconfig} get nodes\n"
+                      f"  stop it: homelab-ctl lab down --name {LAB_NAME}", soft_wrap=True, markup=False)

@@ -53,16 +53,46 @@ def check_tools() -> None:
                                 "libseccomp-dev busybox-static (Go >= 1.26)")
 
 
+STAMP = "mirror.json"
+
+
+def recipe_key(kubernetes: str) -> str:
+    """What a mirror is made from: the recipes, this builder's code and the versions it pins."""
+    parts: list[object] = [kubernetes, catalog.FLANNEL_MANIFEST.sha256, recipes.KUBE_VIP.version]
+    parts += sorted(p for p in recipes.RECIPES.rglob("*") if p.is_file())
+    parts += [Path(__file__).with_name(n) for n in ("debs.py", "images.py", "recipes.py")]
+    return _key(*parts)
+
+
+def current(out: Path, kubernetes: str) -> bool:
+    """The mirror at out was built from these recipes and every file still matches its SHA256SUMS."""
+    try:
+        stamp = json.loads((out / STAMP).read_text())
+    except (OSError, ValueError):
+        return False
+    if stamp.get("key") != recipe_key(kubernetes):
+        return False
+    dirs = [out / "kubernetes" / kubernetes, out / "containerd" / recipes.CONTAINERD.version.lstrip("v"),
+            out / layout.IMAGES_DIR]
+    return all(not layout.verify_sums(d) for d in dirs)
+
+
 def build(out: Path, kubernetes: str = catalog.DEFAULT_KUBERNETES_VERSION, cache: Path | None = None,
           echo: Echo = print) -> Result:
     started = time.monotonic()
-    check_tools()
     version = kubernetes.lstrip("v")
-    cache = (cache or default_cache()).absolute()
     out = out.expanduser().absolute()
     if out.exists() and not out.is_dir():
         raise HomelabError(f"{out} is not a directory")
     result = Result(out)
+    if current(out, version):
+        echo(f"{out} is current for Kubernetes v{version}: nothing to build")
+        result.images = layout.read_images(out / layout.IMAGES_DIR)
+        result.size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        result.seconds = time.monotonic() - started
+        return result
+    check_tools()
+    cache = (cache or default_cache()).absolute()
     work = cache / f"kubernetes-{version}"
     (cache / "go").mkdir(parents=True, exist_ok=True)
     echo(f"building the offline mirror for Kubernetes v{version} into {out} (cache: {cache})")
@@ -84,6 +114,8 @@ def build(out: Path, kubernetes: str = catalog.DEFAULT_KUBERNETES_VERSION, cache
     _containerd(out / "containerd" / recipes.CONTAINERD.version.lstrip("v"), bins, cache, result)
     flannel_manifest = _manifests(out, work)
     result.images = _images(out / layout.IMAGES_DIR, refs, bins, pause, cache, result, echo, flannel_manifest)
+    (out / STAMP).write_text(json.dumps({"key": recipe_key(version), "kubernetes": version,
+                                         "images": [e.ref for e in result.images]}, indent=2) + "\n")
     result.size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     result.seconds = time.monotonic() - started
     return result

@@ -66,6 +66,7 @@ KUBE_VIP = GoComponent("kube-vip", "github.com/kube-vip/kube-vip", "v1.2.1",
 FLANNEL = GoComponent("flannel", "github.com/flannel-io/flannel", "v0.28.9", {
     "flanneld": "github.com/flannel-io/flannel",
     "install-conf": "github.com/flannel-io/flannel/cmd/install_conf"},
+    cgo=True, static=True,  # the UDP backend is C on amd64 (flannel's Makefile builds it so)
     ldflags=("-X github.com/flannel-io/flannel/pkg/version.Version={version}",))
 _CNI = "github.com/containernetworking/plugins/plugins/"
 CNI_PLUGINS = GoComponent("cni-plugins", "github.com/containernetworking/plugins", "v1.9.1", {
