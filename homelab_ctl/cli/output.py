@@ -22,13 +22,28 @@ def print_warnings(loaded: Loaded) -> None:
         err().print(f"[yellow]warning[/yellow] {escape(str(warning))}", soft_wrap=True)
 
 
+class _Closed(Exception):
+    pass
+
+
+def _closed() -> None:
+    raise _Closed
+
+
 @contextlib.contextmanager
 def closed_pipe_ok() -> Iterator[None]:
-    """Stop writing when stdout's reader went away; no traceback, and none again at exit."""
+    """Stop writing when stdout's reader went away (`| head`): no traceback, none again at exit, and
+    exit 0 rather than rich's 1 (which means a bug here). Only for output that is the whole result."""
+    from homelab_ctl.console import out
+
+    console = out()
+    setattr(console, "on_broken_pipe", _closed)  # noqa: B010 -- rich's hook, on this console only
     try:
         yield
         sys.stdout.flush()
-    except BrokenPipeError:
+    except (BrokenPipeError, _Closed):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+    finally:
+        del console.on_broken_pipe

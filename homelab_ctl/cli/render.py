@@ -26,7 +26,7 @@ def command(spec_path: Path, outdir: Path, kubeadm_dir: Path | None, force: bool
     ansible-playbook -i DIR playbooks/site.yml. DIR is render's own: it is replaced whole (no stale
     file survives), and a directory render did not write is refused unless --force.
     """
-    from homelab_ctl.cli.output import print_warnings
+    from homelab_ctl.cli.output import closed_pipe_ok, print_warnings
     from homelab_ctl.console import out
     from homelab_ctl.errors import UsageError
     from homelab_ctl.render import inventory, kubeadm, output
@@ -49,12 +49,13 @@ def command(spec_path: Path, outdir: Path, kubeadm_dir: Path | None, force: bool
             review_target = None
         elif target.is_relative_to(review_target):
             raise UsageError(f"--kubeadm-dir {show_path(kubeadm_dir)}: must not contain -o {show_path(outdir)}")
-    result = output.replace(target, contents, "-o")
-    if review_target is not None:
-        output.replace(review_target, review, "--kubeadm-dir")
+    result = output.replace(target, contents, f"-o {show_path(outdir)}")
+    if review_target is not None and kubeadm_dir is not None:
+        output.replace(review_target, review, f"--kubeadm-dir {show_path(kubeadm_dir)}")
     review_dir = kubeadm_dir or outdir / ".kubeadm"
     removed = f", {len(result.removed)} stale removed" if result.removed else ""
-    out().print(f"rendered {result.written} files into {show_path(outdir)} ({len(result.changed)} changed{removed})",
-                soft_wrap=True, markup=False)
-    out().print(f"kubeadm configuration per node (secrets redacted): {show_path(review_dir / 'kubeadm')}",
-                soft_wrap=True, markup=False)
+    with closed_pipe_ok():
+        out().print(f"rendered {result.written} files into {show_path(outdir)} "
+                    f"({len(result.changed)} changed{removed})", soft_wrap=True, markup=False)
+        out().print(f"kubeadm configuration per node (secrets redacted): {show_path(review_dir / 'kubeadm')}",
+                    soft_wrap=True, markup=False)

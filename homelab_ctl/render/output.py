@@ -58,7 +58,7 @@ def check(target: Path, option: str, *, force: bool, keep: tuple[Path, ...] = ()
                              "render replaces its output directory whole: choose a new or empty directory, "
                              "or pass --force to replace this one")
     except OSError as exc:
-        raise UsageError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+        raise UsageError(f"{shown}: cannot use: {exc.strerror or exc}") from None
     return resolved
 
 
@@ -69,9 +69,9 @@ def _old_files(target: Path) -> dict[str, bytes]:
             if p.is_file() and not p.is_symlink() and p.name != MARKER}
 
 
-def replace(target: Path, files: dict[str, str], option: str) -> Result:
-    """Make `target` (checked by check()) hold exactly `files`, or raise UsageError and leave it as it was."""
-    shown = f"{option} {show_path(target)}"
+def replace(target: Path, files: dict[str, str], shown: str) -> Result:
+    """Make `target` (from check()) hold exactly `files`, or raise UsageError (the message starts with
+    `shown`, e.g. '-o inv') and leave it as it was."""
     tmp: Path | None = None
     try:
         old = _old_files(target)
@@ -86,6 +86,8 @@ def replace(target: Path, files: dict[str, str], option: str) -> Result:
             directory.chmod(0o755)
         _swap(tmp, target)
         tmp = None
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(f"{shown}: cannot write: a part of the path is a file, not a directory") from None
     except OSError as exc:
         raise UsageError(f"{shown}: cannot write: {exc.strerror or exc}") from None
     finally:

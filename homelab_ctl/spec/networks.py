@@ -175,20 +175,21 @@ def _show(nets: list[Network]) -> str:
 
 def families(spec: ClusterSpec, ok: Known) -> Iterator[Problem]:
     """One IP family for node addresses, VIP, podSubnet, serviceSubnet, nodeCidr and MetalLB."""
-    items: list[tuple[Loc, str, int]] = [(("nodes", i, "address"), f"spec.nodes[{i}].address {ip}", ip.version)
-                                         for i, ip in _addresses(spec, ok)]
+    items: list[tuple[Loc, str, str, int]] = [  # loc, the value, the value with its path, family
+        (("nodes", i, "address"), str(ip), f"spec.nodes[{i}].address {ip}", ip.version)
+        for i, ip in _addresses(spec, ok)]
     vip = _vip(spec, ok)
     if vip is not None:
-        items.append((VIP_LOC, f"the VIP {vip}", vip.version))
-    items += [(loc, f"{name} {_show(nets)}", nets[0].version) for loc, name, nets in _named(spec, ok)]
-    items += [(loc, f"MetalLB range {_show(nets)}", nets[0].version)
+        items.append((VIP_LOC, str(vip), f"the VIP {vip}", vip.version))
+    items += [(loc, _show(nets), f"{name} {_show(nets)}", nets[0].version) for loc, name, nets in _named(spec, ok)]
+    items += [(loc, _show(nets), f"MetalLB range {_show(nets)}", nets[0].version)
               for loc, nets, _ in _metallb_ranges(spec, ok) if nets]
     if not items:
         return
-    _, first, version = items[0]
-    for loc, what, other in items[1:]:
+    _, _, first, version = items[0]
+    for loc, value, _, other in items[1:]:
         if other != version:
-            yield _err(loc, f"{what} is IPv{other} but {first} is IPv{version}: homelab-ctl sets up single-stack "
+            yield _err(loc, f"{value} is IPv{other} but {first} is IPv{version}: homelab-ctl sets up single-stack "
                             "clusters (one IP family for node addresses, VIP, podSubnet and serviceSubnet)")
 
 
