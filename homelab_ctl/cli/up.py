@@ -68,7 +68,7 @@ def _check_options(artifacts: Path | None, api_server: str | None) -> None:
               help="Record the host key of machines not yet in known_hosts (a changed key is never accepted).")
 @click.option("-e", "--extra-vars", "extra_vars", multiple=True, metavar="KEY=VALUE|@FILE",
               help="Extra Ansible variables for every playbook (repeatable), as with ansible-playbook -e.")
-@click.option("--artifacts", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--artifacts", type=click.Path(path_type=Path), default=None,
               help="Offline mirror of manifests and packages (overrides spec.artifacts.dir).")
 @click.option("--api-server", metavar="URL", default=None,
               help="Reach the Kubernetes API here instead of the endpoint in admin.conf (e.g. an SSH tunnel "

@@ -106,8 +106,12 @@ def _swap(new: Path, target: Path) -> None:
     os.rename(target, old / "old")
     try:
         os.rename(new, target)
-    except OSError:
-        os.rename(old / "old", target)
+    except OSError as exc:
+        try:
+            os.rename(old / "old", target)
+        except OSError:
+            raise UsageError(f"{show_path(target)}: cannot write: {exc.strerror or exc}; the previous output "
+                             f"is kept in {show_path(old / 'old')}") from None
         old.rmdir()
         raise
     shutil.rmtree(old, ignore_errors=True)

@@ -10,11 +10,13 @@ LIMIT = 64
 
 def quote(value: object, limit: int = LIMIT) -> str:
     """repr() escapes newlines, terminal escapes and other non-printables; long values are cut."""
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) <= limit:
-        return repr(text) if isinstance(value, str) else text
-    cut = repr(text[:limit]) if isinstance(value, str) else text[:limit]
-    return f"{cut}... ({len(text)} characters)"
+    if not isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    cut = value[:limit]
+    while len(repr(cut)) > limit + 2:  # escapes take up to 10 characters each
+        cut = cut[:-1]
+    return repr(cut) if cut == value else f"{cut!r}... ({len(value)} characters)"
 
 
 def path(value: Path | str) -> str:

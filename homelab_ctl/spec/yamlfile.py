@@ -189,7 +189,10 @@ class Document:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-            raise YamlSyntaxError(line, col, exc.problem or str(exc)) from None
+            problem = exc.problem or str(exc)
+            if problem.startswith("but ") and exc.context:  # "expected a single document ... but found another"
+                problem = f"{exc.context}, {problem}"
+            raise YamlSyntaxError(line, col, problem) from None
         except yaml.YAMLError as exc:  # reader errors carry no line
             raise YamlSyntaxError(0, 0, str(exc).splitlines()[0]) from None
 
