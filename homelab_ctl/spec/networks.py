@@ -7,6 +7,7 @@ podSubnet, and a service range has at most 20 bits.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -44,8 +45,13 @@ def _node_cidr(spec: ClusterSpec, ok: Known) -> Network | None:
     return ipaddress.ip_network(spec.network.node_cidr)
 
 
+@functools.lru_cache(maxsize=4096)
+def _ip(text: str) -> Address:
+    return ipaddress.ip_address(text)  # several rules look at every node address
+
+
 def _addresses(spec: ClusterSpec, ok: Known) -> list[tuple[int, Address]]:
-    return [(i, ipaddress.ip_address(n.address)) for i, n in enumerate(spec.nodes) if ok("nodes", i, "address")]
+    return [(i, _ip(n.address)) for i, n in enumerate(spec.nodes) if ok("nodes", i, "address")]
 
 
 def _name(spec: ClusterSpec, ok: Known, i: int) -> str:
