@@ -201,9 +201,11 @@ PostgresVersion = Annotated[str, pattern("pg_version", r"1[3-8]", "{value} is no
 Bucket = Annotated[str, pattern("bucket", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
                                 "{value} is not an S3 bucket name (3 to 63 lower-case letters, digits, '.', '-')")]
 Region = Annotated[str, pattern("region", r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", "{value} is not an S3 region name")]
-Cron = Annotated[str, pattern("cron", r"[0-9*/,-]{1,20}(?: [0-9*/,-]{1,20}){4}",
+Cron = Annotated[str, pattern("cron", r"@(?:yearly|annually|monthly|weekly|daily|hourly)"
+                                      r"|[0-9A-Za-z*/,-]{1,20}(?: [0-9A-Za-z*/,-]{1,20}){4}",
                               "{value} is not a cron schedule like '0 3 * * *'")]
-Registry = Annotated[str, pattern("registry", rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::[0-9]{{1,5}})?",
+# A directory name under /etc/containerd/certs.d on the nodes: host[:port], or _default for all.
+Registry = Annotated[str, pattern("registry", rf"_default|{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::[0-9]{{1,5}})?",
                                   "{value} is not a registry host like docker.io or registry.lan:5000", 253)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 NoInlineSecret = BeforeValidator(refuse_inline_secret)

@@ -108,6 +108,13 @@ def test_shell_and_config_values(path: str, value: Any) -> None:
     assert found[0].startswith(shown)
 
 
+def test_registry_mirror_keys_are_directory_names() -> None:
+    mirrors = {"docker.io": ["https://r.lan"], "registry.lan:5000": ["http://r.lan"], "_default": ["https://r.lan"]}
+    assert errors(("spec.containerRuntime", {"registryMirrors": mirrors})) == []
+    found = errors(("spec.containerRuntime", {"registryMirrors": {"../../etc": ["https://r.lan"]}}))
+    assert len(found) == 1 and "not a registry host" in found[0]
+
+
 @pytest.mark.parametrize("user", ["root", "admin", "ops_1", "svc-k8s", "first.last", "_ci", "a" * 32])
 def test_plausible_users(user: str) -> None:
     assert errors(("spec.ssh.user", user)) == []

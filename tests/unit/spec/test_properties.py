@@ -22,7 +22,7 @@ from tests.unit.cli.inproc import invoke
 from tests.unit.spec.specs import BASE, DELETE, spec
 
 RFC1123_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
-BOUNDED = settings(max_examples=int(os.environ.get("HOMELAB_HYPOTHESIS_EXAMPLES", "40")), deadline=None,
+BOUNDED = settings(max_examples=int(os.environ.get("HOMELAB_HYPOTHESIS_EXAMPLES", "30")), deadline=None,
                    database=None, derandomize=bool(os.environ.get("CI")),
                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
