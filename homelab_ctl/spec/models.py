@@ -20,6 +20,7 @@ from homelab_ctl.spec.types import (
     URL,
     UUID,
     AbsPath,
+    AddressRange,
     Bucket,
     Cron,
     Domain,
@@ -255,7 +256,7 @@ class KubeVirt(Model):
 
 class MetalLB(Model):
     version: str = catalog.METALLB.version
-    addresses: Annotated[list[str], Field(min_length=1)]
+    addresses: Annotated[list[AddressRange], Field(min_length=1)]
 
 
 class Addons(Model):

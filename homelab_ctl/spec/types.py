@@ -207,5 +207,8 @@ Cron = Annotated[str, pattern("cron", r"@(?:yearly|annually|monthly|weekly|daily
 # A directory name under /etc/containerd/certs.d on the nodes: host[:port], or _default for all.
 Registry = Annotated[str, pattern("registry", rf"_default|{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::[0-9]{{1,5}})?",
                                   "{value} is not a registry host like docker.io or registry.lan:5000", 253)]
+# MetalLB address pools: the syntax here, the addresses themselves in networks.py (they need the LAN).
+AddressRange = Annotated[str, pattern("range", r"[0-9A-Fa-f.:/-]{1,100}",
+                                      "{value} is not a CIDR or a range like 192.168.10.200-192.168.10.220")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 NoInlineSecret = BeforeValidator(refuse_inline_secret)

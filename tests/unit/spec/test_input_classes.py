@@ -100,6 +100,7 @@ def test_taints_use_label_syntax() -> None:
     ("spec.addons.postgresOperator.clusters.0.databases", {"app; drop": "app"}),
     ("spec.containerRuntime", {"registryMirrors": {"docker.io\nx": ["https://r.lan"]}}),
     ("spec.containerRuntime", {"registryMirrors": {"docker.io": ["https://r.lan\n"]}}),
+    ("spec.addons.metallb.addresses", ["192.168.10.200-192.168.10.220\n"]),
 ])
 def test_shell_and_config_values(path: str, value: Any) -> None:
     found = errors((path, value))
