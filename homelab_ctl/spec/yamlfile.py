@@ -18,9 +18,9 @@ from yaml.resolver import Resolver
 
 from homelab_ctl.spec.show import quote
 
-MAX_BYTES = 1 << 20  # a 100-node spec is about 12 KiB
+MAX_BYTES = 512 << 10  # a 100-node spec is about 8 KiB
 MAX_DEPTH = 32  # the spec itself is at most 8 levels deep
-MAX_NODES = 50_000  # YAML values after expanding aliases (a "billion laughs" file expands to billions)
+MAX_NODES = 20_000  # YAML values after expanding aliases (a "billion laughs" file expands to billions)
 _MERGE = "tag:yaml.org,2002:merge"
 # Characters YAML does not allow in a stream (tab, LF, CR and NEL are fine).
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
