@@ -33,7 +33,8 @@ def _setup_logging(debug: bool) -> None:
     path = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+        # backslashreplace: a file name with undecodable bytes must not make logging print a traceback
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
     except OSError:
         handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -66,16 +67,18 @@ cli.add_command(up_cmd.command)
 
 
 def _report(exc: HomelabError) -> None:
+    from rich.markup import escape
+
     from homelab_ctl.console import err
 
-    console = err()
+    console = err()  # messages quote user input: escape() keeps "[/]" in a value from being read as markup
     if isinstance(exc, SpecError):
         for line in exc.problems:
-            console.print(f"[red]error[/red] {line}", soft_wrap=True, markup=True, highlight=False)
+            console.print(f"[red]error[/red] {escape(line)}", soft_wrap=True, markup=True, highlight=False)
         return
-    console.print(f"[red]error[/red] {exc.message}", soft_wrap=True)
+    console.print(f"[red]error[/red] {escape(exc.message)}", soft_wrap=True)
     if exc.hint:
-        console.print(f"  hint: {exc.hint}", soft_wrap=True)
+        console.print(f"  hint: {escape(exc.hint)}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> None:

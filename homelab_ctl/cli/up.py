@@ -54,6 +54,31 @@ def _lab(artifacts: Path | None) -> tuple[Path, Path]:
     return lab.spec_path, mirror
 
 
+def _check_options(artifacts: Path | None, api_server: str | None) -> None:
+    """Options are checked before the spec is loaded and before any machine is contacted."""
+    import re
+    from urllib.parse import urlsplit
+
+    from homelab_ctl.errors import UsageError
+    from homelab_ctl.spec import files
+    from homelab_ctl.spec.show import path as show_path
+    from homelab_ctl.spec.show import quote
+
+    if artifacts is not None:
+        why = files.problem(artifacts, "dir")
+        if why:
+            raise UsageError(f"--artifacts {show_path(artifacts)}: {why} (expected the offline mirror directory)")
+    if api_server is not None:
+        try:
+            url = urlsplit(api_server)
+            url.port  # noqa: B018 -- raises ValueError on a bad port
+        except ValueError:
+            url = None
+        bad = url is None or url.scheme not in ("https", "http") or not url.hostname
+        if bad or re.search(r"[\s\x00-\x1f\x7f]", api_server):
+            raise UsageError(f"--api-server {quote(api_server)}: not a URL like https://127.0.0.1:6443")
+
+
 @click.command("up")
 @spec_file
 @click.option("--dry-run", is_flag=True, help="Validate, preflight and print the plan; change nothing.")
@@ -62,7 +87,7 @@ def _lab(artifacts: Path | None) -> tuple[Path, Path]:
               help="Record the host key of machines not yet in known_hosts (a changed key is never accepted).")
 @click.option("-e", "--extra-vars", "extra_vars", multiple=True, metavar="KEY=VALUE|@FILE",
               help="Extra Ansible variables for every playbook (repeatable), as with ansible-playbook -e.")
-@click.option("--artifacts", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--artifacts", type=click.Path(path_type=Path), default=None,
               help="Offline mirror of manifests and packages (overrides spec.artifacts.dir).")
 @click.option("--api-server", metavar="URL", default=None,
               help="Reach the Kubernetes API here instead of the endpoint in admin.conf (e.g. an SSH tunnel "
@@ -82,6 +107,7 @@ def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: boo
     from rich.markup import escape
 
     from homelab_ctl.actions.up import converge
+    from homelab_ctl.cli.output import print_warnings
     from homelab_ctl.cli.preflight import fail_on_errors, print_report, run_with_progress
     from homelab_ctl.console import err, out
     from homelab_ctl.errors import UsageError
@@ -89,13 +115,14 @@ def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: boo
     from homelab_ctl.spec import load
     from homelab_ctl.spec.summary import summary_lines
 
+    # with --lab the mirror directory is made by the build, so only the URL is checked first
+    _check_options(None if use_lab else artifacts, api_server)
     variables = _extra_vars(extra_vars)
     if use_lab:
         spec_path, artifacts = _lab(artifacts)
         yes = True
-    loaded = load(spec_path)
-    for warning in loaded.warnings:
-        err().print(f"[yellow]warning[/yellow] {warning}", soft_wrap=True)
+    loaded = load(spec_path, check_files=True)
+    print_warnings(loaded)
     console = out()
     for label, value in summary_lines(loaded.cluster):
         console.print(f"  {label:<10} {escape(value)}", soft_wrap=True)
