@@ -131,3 +131,21 @@ def test_up_checks_its_options_before_anything(tmp_path: Path, capsys: pytest.Ca
     monkeypatch.setattr("homelab_ctl.spec.load", contacted)  # the options come first, before the spec
     value = str(spec_file(tmp_path)) if value == "FILE" else value
     one_error(invoke(capsys, "up", "-f", str(tmp_path / "cluster.yaml"), "--yes", option, value), words)
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"\xff\xfe\x00\x00garbage", ["--extra-vars @", "not UTF-8"]),
+    (b"a: " + b"x" * (600 * 1024), ["--extra-vars @", "larger than 512 KiB"]),
+    (b"- a list\n", ["expected a mapping"]),
+])
+def test_up_extra_vars_file_is_checked_before_anything(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch, data: bytes,
+                                                       words: list[str]) -> None:
+    def contacted(*_: object, **__: object) -> None:
+        raise AssertionError("a machine was contacted")
+
+    monkeypatch.setattr("homelab_ctl.cli.preflight.run_with_progress", contacted)
+    variables = tmp_path / "vars.yml"
+    variables.write_bytes(data)
+    spec = spec_file(tmp_path)
+    one_error(invoke(capsys, "up", "-f", str(spec), "--yes", "-e", f"@{variables}"), *words)
