@@ -41,6 +41,7 @@ class Summary:
 
 def converge(loaded: Loaded, plan: Plan, *, extra_vars: Mapping[str, Any] | None = None,
              artifacts: Path | None = None, api_server: str | None = None) -> Summary:
+    from homelab_ctl.addons import artifacts as artifact_store
     from homelab_ctl.render import inventory
     from homelab_ctl.runner import Redactor, run_playbook
 
@@ -54,6 +55,9 @@ def converge(loaded: Loaded, plan: Plan, *, extra_vars: Mapping[str, Any] | None
         key = encryption_key(loaded)
         secrets.add(key)
         variables["kubeadm_init_encryption_key"] = key
+    mirror = artifact_store.mirror_dir(loaded, artifacts)
+    if mirror is not None:  # --artifacts wins over spec.artifacts.dir for the roles too
+        variables["homelab_artifacts_dir"] = str(mirror)
     variables.update(extra_vars or {})
     for stage, playbook in PLAYBOOK_STAGES:
         result = run_playbook(playbook, inv, stage=stage, state_dir=state, secrets=secrets, extravars=variables)

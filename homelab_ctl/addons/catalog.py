@@ -16,7 +16,7 @@ PAUSE_IMAGE = {
     (1, 33): "registry.k8s.io/pause:3.10",
     (1, 34): "registry.k8s.io/pause:3.10.1",
     (1, 35): "registry.k8s.io/pause:3.10.1",
-    (1, 36): "registry.k8s.io/pause:3.10.1",
+    (1, 36): "registry.k8s.io/pause:3.10.2",  # kubeadm v1.36.3 constants.PauseVersion
 }
 
 
@@ -33,7 +33,7 @@ POSTGRES_OPERATOR = Component("postgres-operator", "v2.0.1", (1, 27), None)
 KUBEVIRT = Component("kubevirt", "v1.9.0", (1, 34), (1, 36))
 CDI = Component("containerized-data-importer", "v1.63.0", (1, 31), None)
 METALLB = Component("metallb", "v0.15.2", (1, 25), None)
-KUBE_VIP = Component("kube-vip", "v1.0.1", (1, 29), None)
+KUBE_VIP = Component("kube-vip", "v1.2.1", (1, 29), None)
 
 # Versions a spec may ask for, per add-on (the first one is the default).
 SUPPORTED: dict[str, tuple[Component, ...]] = {

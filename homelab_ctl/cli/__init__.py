@@ -14,6 +14,7 @@ from homelab_ctl import __version__
 from homelab_ctl.cli import init as init_cmd
 from homelab_ctl.cli import kubeconfig as kubeconfig_cmd
 from homelab_ctl.cli import lab as lab_cmd
+from homelab_ctl.cli import mirror as mirror_cmd
 from homelab_ctl.cli import preflight as preflight_cmd
 from homelab_ctl.cli import render as render_cmd
 from homelab_ctl.cli import up as up_cmd
@@ -32,7 +33,8 @@ def _setup_logging(debug: bool) -> None:
     path = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+        # backslashreplace: a file name with undecodable bytes must not make logging print a traceback
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
     except OSError:
         handler = logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -59,21 +61,24 @@ cli.add_command(validate_cmd.command)
 cli.add_command(render_cmd.command)
 cli.add_command(kubeconfig_cmd.command)
 cli.add_command(lab_cmd.command)
+cli.add_command(mirror_cmd.command)
 cli.add_command(preflight_cmd.command)
 cli.add_command(up_cmd.command)
 
 
 def _report(exc: HomelabError) -> None:
+    from rich.markup import escape
+
     from homelab_ctl.console import err
 
-    console = err()
+    console = err()  # messages quote user input: escape() keeps "[/]" in a value from being read as markup
     if isinstance(exc, SpecError):
         for line in exc.problems:
-            console.print(f"[red]error[/red] {line}", soft_wrap=True, markup=True, highlight=False)
+            console.print(f"[red]error[/red] {escape(line)}", soft_wrap=True, markup=True, highlight=False)
         return
-    console.print(f"[red]error[/red] {exc.message}", soft_wrap=True)
+    console.print(f"[red]error[/red] {escape(exc.message)}", soft_wrap=True)
     if exc.hint:
-        console.print(f"  hint: {exc.hint}", soft_wrap=True)
+        console.print(f"  hint: {escape(exc.hint)}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -49,7 +49,9 @@ def image_cmd(rebuild: bool) -> None:
 @click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
               help="Directory for the SSH key, known_hosts and cluster.yaml; must be new or empty. "
                    "[default: ~/.local/share/homelab-ctl/labs/NAME]")
-def up_cmd(control_planes: int, workers: int, name: str, directory: Path | None) -> None:
+@click.option("--mirror", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Offline mirror (homelab-ctl mirror build): the spec installs from it, containerd included.")
+def up_cmd(control_planes: int, workers: int, name: str, directory: Path | None, mirror: Path | None) -> None:
     """Start lab machines and write a cluster spec for them.
 
     Builds the image first if it is missing. Each machine gets an address on its own lab network
@@ -58,7 +60,7 @@ def up_cmd(control_planes: int, workers: int, name: str, directory: Path | None)
     from homelab_ctl.lab import machines
 
     started = time.monotonic()
-    lab = machines.up(name, control_planes, workers, directory, echo=_echo)
+    lab = machines.up(name, control_planes, workers, directory, echo=_echo, mirror=mirror)
     _echo(f"lab {lab.name} is up in {time.monotonic() - started:.1f} s "
           f"(network {lab.network} {lab.subnet}{f', VIP {lab.vip}' if lab.vip else ''})")
     _table(lab)
@@ -68,6 +70,44 @@ def up_cmd(control_planes: int, workers: int, name: str, directory: Path | None)
           f"       ssh -i {lab.key_path} -o UserKnownHostsFile={lab.known_hosts_path} "
           f"-p {lab.machines[0].ssh_port} root@127.0.0.1\n"
           f"down:  homelab-ctl lab down --name {lab.name}")
+
+
+@command.command("add")
+@name_option
+@click.option("--role", type=click.Choice(["worker", "control-plane"]), default="worker", show_default=True)
+def add_cmd(name: str, role: str) -> None:
+    """Start one more machine in the lab and add it to the lab's cluster.yaml (`up` joins it)."""
+    from homelab_ctl.lab import machines
+
+    started = time.monotonic()
+    machine = machines.add(name, "worker" if role == "worker" else "control-plane", echo=_echo)
+    _echo(f"{machine.name} is up in {time.monotonic() - started:.1f} s; next: homelab-ctl up -f "
+          f"{machines.get(name).spec_path}")
+
+
+@command.command("stop")
+@name_option
+@click.argument("machine")
+@click.option("--kill", is_flag=True, help="Kill at once, like pulling the plug.")
+def stop_cmd(name: str, machine: str, kill: bool) -> None:
+    """Stop one machine of the lab (MACHINE: its full or short name, e.g. cp1)."""
+    from homelab_ctl.lab import machines
+
+    lab = machines.get(name)
+    stopped = machines.stop(lab, machine, timeout=0 if kill else 10)
+    _echo(f"{stopped.name}: {stopped.state}")
+
+
+@command.command("start")
+@name_option
+@click.argument("machine")
+def start_cmd(name: str, machine: str) -> None:
+    """Start a stopped machine of the lab and wait until it answers SSH."""
+    from homelab_ctl.lab import machines
+
+    lab = machines.get(name)
+    started = machines.start(lab, machine)
+    _echo(f"{started.name}: {started.state}, SSH 127.0.0.1:{started.ssh_port}")
 
 
 @command.command("status")

@@ -10,7 +10,7 @@ spec_file = click.option(
     "-f",
     "--file",
     "spec_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),  # not a directory: load() says so in one line, as for any unreadable file
     default=Path("cluster.yaml"),
     show_default=True,
     help="The cluster spec.",

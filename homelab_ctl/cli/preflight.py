@@ -40,7 +40,7 @@ def command(spec_path: Path, accept_new_host_keys: bool, as_json: bool, quiet: b
     from homelab_ctl.preflight import run
     from homelab_ctl.spec import load
 
-    loaded = load(spec_path)
+    loaded = load(spec_path, check_files=True)
     for warning in loaded.warnings:
         err().print(f"[yellow]warning[/yellow] {warning}", soft_wrap=True)
     nodes = len(loaded.cluster.spec.nodes)

@@ -13,20 +13,25 @@ from homelab_ctl.cli.options import spec_file
 @spec_file
 @click.option("--show-defaults", is_flag=True, help="Print the spec with every default filled in.")
 def command(spec_path: Path, show_defaults: bool) -> None:
-    """Validate the cluster spec: every problem is listed with its path; exit code 2 if any."""
-    from homelab_ctl.console import err, out
+    """Validate the cluster spec and the files it points at: every problem is listed with its path;
+    exit code 2 if any."""
+    from rich.markup import escape
+
+    from homelab_ctl.cli.output import closed_pipe_ok, print_warnings
+    from homelab_ctl.console import out
     from homelab_ctl.spec import load
+    from homelab_ctl.spec.show import path as show_path
     from homelab_ctl.spec.summary import summary_lines
 
-    loaded = load(spec_path)
-    for warning in loaded.warnings:
-        err().print(f"[yellow]warning[/yellow] {warning}", soft_wrap=True)
-    if show_defaults:
-        import yaml
+    loaded = load(spec_path, check_files=True)
+    print_warnings(loaded)
+    with closed_pipe_ok():
+        if show_defaults:
+            import yaml
 
-        data = loaded.cluster.model_dump(mode="json", by_alias=True)
-        out().print(yaml.safe_dump(data, sort_keys=False), end="", soft_wrap=True, markup=False)
-        return
-    out().print(f"[green]valid[/green] {spec_path}", soft_wrap=True)
-    for label, value in summary_lines(loaded.cluster):
-        out().print(f"  {label:<10} {value}", soft_wrap=True, markup=False)
+            data = loaded.cluster.model_dump(mode="json", by_alias=True)
+            out().print(yaml.safe_dump(data, sort_keys=False), end="", soft_wrap=True, markup=False)
+            return
+        out().print(f"[green]valid[/green] {escape(show_path(spec_path))}", soft_wrap=True)
+        for label, value in summary_lines(loaded.cluster):
+            out().print(f"  {label:<10} {value}", soft_wrap=True, markup=False)

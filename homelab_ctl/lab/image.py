@@ -19,6 +19,9 @@ from homelab_ctl.errors import LabError
 from homelab_ctl.lab import paths, podman
 
 IMAGE = "localhost/homelab-ctl-lab:bookworm"
+# Bump when the image's content changes: an image with an older revision label is rebuilt.
+REVISION = "2"
+REVISION_LABEL = "homelab-ctl.lab.image-revision"
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "sudo",
@@ -41,6 +44,24 @@ RemainAfterExit=yes
 WantedBy=ssh.service
 """
 
+# kubelet and containerd need shared mount propagation (volumes with HostToContainer or
+# Bidirectional propagation); a container's / starts private.
+SHARED_UNIT = "homelab-shared-mounts.service"
+_SHARED = """\
+[Unit]
+Description=Make / a shared mount, as on a real machine
+DefaultDependencies=no
+Before=containerd.service kubelet.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/mount --make-rshared /
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+"""
+
 Echo = Callable[[str], None]
 
 
@@ -49,7 +70,12 @@ def _quiet(_: str) -> None:
 
 
 def exists() -> bool:
-    return podman.exists("image", IMAGE)
+    """The image is there and of the current revision."""
+    if not podman.exists("image", IMAGE):
+        return False
+    found = podman.json_out(["image", "inspect", IMAGE])
+    labels = (found[0].get("Labels") or {}) if found else {}
+    return bool(labels.get(REVISION_LABEL) == REVISION)
 
 
 def ensure_image(echo: Echo = _quiet, rebuild: bool = False) -> str:
@@ -135,6 +161,10 @@ def prepare(rootfs: Path) -> None:
     wants = units / "ssh.service.wants"
     wants.mkdir(parents=True, exist_ok=True)
     _symlink(f"/etc/systemd/system/{HOSTKEYS_UNIT}", wants / HOSTKEYS_UNIT)
+    (units / SHARED_UNIT).write_text(_SHARED)
+    multi_user = units / "multi-user.target.wants"
+    multi_user.mkdir(parents=True, exist_ok=True)
+    _symlink(f"/etc/systemd/system/{SHARED_UNIT}", multi_user / SHARED_UNIT)
     for unit in MASKED:
         _symlink("/dev/null", units / unit)
     for deb in (rootfs / "var/cache/apt/archives").glob("*.deb"):
@@ -156,7 +186,8 @@ def _symlink(target: str, link: Path) -> None:
 
 
 def _import(rootfs: Path) -> None:
-    changes = ['CMD ["/sbin/init"]', "STOPSIGNAL SIGRTMIN+3", "ENV container=podman"]
+    changes = ['CMD ["/sbin/init"]', "STOPSIGNAL SIGRTMIN+3", "ENV container=podman",
+               f"LABEL {REVISION_LABEL}={REVISION}"]
     args = ["import"]
     for change in changes:
         args += ["--change", change]

@@ -45,7 +45,7 @@ def _quiet(_: str) -> None:
 
 
 def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: Path | None = None,
-       echo: Echo = _quiet) -> Lab:
+       echo: Echo = _quiet, mirror: Path | None = None) -> Lab:
     """Start the machines and write the lab's key, known_hosts and cluster.yaml into directory
     (default ~/.local/share/homelab-ctl/labs/NAME, which must be missing, empty or a lab's).
 
@@ -80,14 +80,50 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
                  for line in ssh.known_hosts_lines(ssh.HOST, m.ssh_port, keys)]
         lab.known_hosts_path.write_text("\n".join(lines) + "\n")
         _parallel(lambda m: _wait_ssh(lab, m), lab.machines)
-        specfile.write(lab)
+        specfile.write(lab, mirror)
         return lab
     except BaseException:
         if created:
             podman.run(["rm", "-f", "-t", "0", *created], check=False)
+        _remove_volumes(name)
         podman.run(["network", "rm", lab.network], check=False)
         _remove_directory(directory)
         raise
+
+
+def add(name: str, role: Role = "worker", echo: Echo = _quiet) -> Machine:
+    """Start one more machine in an existing lab (the next free name and address of its role),
+    make it known to the others and add it to the lab's cluster.yaml."""
+    lab = get(name)
+    taken = {m.name for m in lab.machines}
+    count = len(lab.control_planes if role == "control-plane" else lab.workers)
+    index = count + 1
+    prefix = "cp" if role == "control-plane" else "w"
+    while f"{name}-{prefix}{index}" in taken:
+        index += 1
+    cps = (index | 1) if role == "control-plane" else 1  # plan() wants an odd count; only addresses matter here
+    shape = plan(name, cps, index if role == "worker" else 0, lab.subnet, lab.directory)
+    new = next(m for m in shape.machines if m.name == f"{name}-{prefix}{index}")
+    if podman.exists("container", new.name):
+        raise LabError(f"a container named {new.name} already exists")
+    grown = replace(lab, machines=(*lab.machines, new))
+    _run(grown, new)
+    try:
+        keys = _boot(new.name)
+        machine = _describe(new.name)
+        with lab.known_hosts_path.open("a") as fh:
+            fh.write("\n".join(ssh.known_hosts_lines(ssh.HOST, machine.ssh_port, keys)) + "\n")
+        _wait_ssh(lab, machine)
+        for other in lab.machines:
+            if other.state == "running":
+                podman.run(["exec", other.name, "sh", "-c", f"echo '{new.ip} {new.name}' >> /etc/hosts"], check=False)
+        specfile.add_node(replace(grown, machines=(*lab.machines, machine)), machine)
+    except BaseException:
+        podman.run(["rm", "-f", "-t", "0", new.name], check=False)
+        podman.run(["volume", "rm", "-f", var_volume(new.name)], check=False)
+        raise
+    echo(f"added {machine.name} ({role}) at {machine.ip}, SSH 127.0.0.1:{machine.ssh_port}")
+    return machine
 
 
 def get(name: str) -> Lab:
@@ -127,6 +163,10 @@ def down(name: str, keep_dir: bool = False, echo: Echo = _quiet) -> bool:
     if names:
         podman.run(["rm", "-f", "-t", "0", *names])
         echo(f"removed machines {', '.join(names)}")
+        found = True
+    volumes = _remove_volumes(name)
+    if volumes:
+        echo(f"removed volumes {', '.join(volumes)}")
         found = True
     if ours:
         network.remove(network_name(name))
@@ -206,15 +246,39 @@ def _remove_directory(directory: Path) -> None:
 
 
 def _run(lab: Lab, machine: Machine) -> None:
+    """Start one machine, able to run a real kubelet and containerd (as kind's nodes are).
+
+    /var is a volume on the host's file system: containerd's overlayfs snapshots cannot live on
+    the container's own overlay root. A private cgroup namespace gives the kubelet a cgroup tree
+    of its own on cgroup v1 hosts. Names of the lab resolve through /etc/hosts (--add-host), not
+    podman's DNS, which the CNI backend of some hosts lacks.
+    """
+    volume = var_volume(machine.name)
+    podman.run(["volume", "create", "--label", f"{LABEL}={lab.name}", volume], check=False)
+    hosts = [arg for m in lab.machines if m.name != machine.name for arg in ("--add-host", f"{m.name}:{m.ip}")]
     podman.run([
         "run", "-d", "--name", machine.name, "--hostname", machine.name, "--privileged",
-        "--network", lab.network, "--ip", machine.ip, "--mac-address", mac_for(machine.ip),
+        "--cgroupns=private", "--pids-limit=-1",
+        "--network", lab.network, "--ip", machine.ip, "--mac-address", mac_for(machine.ip), *hosts,
         "-p", f"{ssh.HOST}::22",  # a free port chosen by podman; it stays across restarts
         "-v", f"{lab.public_key_path}:/root/.ssh/authorized_keys:ro",
+        "-v", f"{volume}:/var:suid,exec,dev",
         "--label", f"{LABEL}={lab.name}", "--label", f"{LABEL_ROLE}={machine.role}",
         "--label", f"{LABEL_IP}={machine.ip}",
         image.IMAGE,
     ])
+
+
+def var_volume(machine: str) -> str:
+    return f"{machine}-var"
+
+
+def _remove_volumes(name: str) -> list[str]:
+    found = podman.run(["volume", "ls", "-q", "--filter", f"label={LABEL}={name}"], check=False).stdout.split()
+    ours = [v for v in found if v.startswith(f"{name}-") and v.endswith("-var")]
+    if ours:
+        podman.run(["volume", "rm", "-f", *ours], check=False)
+    return ours
 
 
 def _containers(name: str) -> list[dict[str, Any]]:

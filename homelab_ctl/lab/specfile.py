@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from homelab_ctl.errors import LabError
-from homelab_ctl.lab.model import Lab
+from homelab_ctl.lab.model import Lab, Machine
 from homelab_ctl.lab.ssh import HOST
 from homelab_ctl.spec import API_VERSION, parse
 
 
-def data(lab: Lab) -> dict[str, Any]:
-    kubernetes: dict[str, Any] = {}
+def data(lab: Lab, mirror: Path | None = None) -> dict[str, Any]:
+    """The lab's spec. Its machines are containers on this host: the kubelet runs on the host's
+    cgroup v1 if it has to, and skips what only a real machine has. With a mirror, containerd and
+    everything else come from it (upstream containerd 2.x, as Kubernetes 1.36 wants)."""
+    kubernetes: dict[str, Any] = {"failCgroupV1": False, "containerNodes": True}
     if lab.vip:
         kubernetes["controlPlaneEndpoint"] = {"vip": lab.vip, "port": 6443}
     spec: dict[str, Any] = {
@@ -21,26 +25,45 @@ def data(lab: Lab) -> dict[str, Any]:
         "network": {"nodeCidr": lab.subnet},
         "ssh": {"user": "root", "privateKeyFile": str(lab.key_path.resolve()),
                 "knownHostsFile": str(lab.known_hosts_path.resolve())},
-        "nodes": [{"name": m.name, "address": m.ip, "roles": [m.role], "ssh": {"host": HOST, "port": m.ssh_port}}
-                  for m in lab.machines],
+        "nodes": [node(m) for m in lab.machines],
     }
-    if not kubernetes:
-        del spec["kubernetes"]
+    if mirror is not None:
+        spec["containerRuntime"] = {"source": "upstream"}
+        spec["artifacts"] = {"dir": str(mirror.resolve())}
     return {"apiVersion": API_VERSION, "kind": "Cluster", "metadata": {"name": lab.name}, "spec": spec}
 
 
-def text(lab: Lab) -> str:
-    header = (
+def node(machine: Machine) -> dict[str, Any]:
+    return {"name": machine.name, "address": machine.ip, "roles": [machine.role],
+            "ssh": {"host": HOST, "port": machine.ssh_port}}
+
+
+def text(lab: Lab, mirror: Path | None = None) -> str:
+    return _header(lab) + yaml.safe_dump(data(lab, mirror), sort_keys=False, default_flow_style=False, width=120)
+
+
+def _header(lab: Lab) -> str:
+    return (
         f"# Lab {lab.name}: {len(lab.machines)} podman machines made by `homelab-ctl lab up`.\n"
         f"# Nodes keep their lab-network address; SSH goes through ports on {HOST}.\n"
         f"# `homelab-ctl lab down --name {lab.name}` removes the machines and this directory.\n"
     )
-    return header + yaml.safe_dump(data(lab), sort_keys=False, default_flow_style=False, width=120)
 
 
-def write(lab: Lab) -> None:
+def write(lab: Lab, mirror: Path | None = None) -> None:
     """Write cluster.yaml; a lab spec that does not validate is a bug of the lab, said as such."""
-    content = text(lab)
+    _write(lab, text(lab, mirror))
+
+
+def add_node(lab: Lab, machine: Machine) -> None:
+    """Append a machine to the lab's cluster.yaml, keeping whatever else the user changed there."""
+    current = yaml.safe_load(lab.spec_path.read_text(encoding="utf-8"))
+    nodes = current["spec"]["nodes"]
+    nodes[:] = [n for n in nodes if n.get("name") != machine.name] + [node(machine)]
+    _write(lab, _header(lab) + yaml.safe_dump(current, sort_keys=False, default_flow_style=False, width=120))
+
+
+def _write(lab: Lab, content: str) -> None:
     cluster, problems = parse(content)
     errors = [str(p) for p in problems if p.severity == "error"]
     if cluster is None or errors:

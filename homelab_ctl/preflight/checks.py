@@ -132,10 +132,18 @@ def resources(cluster: Cluster, node: Node, f: HostFacts) -> Iterator[Finding]:
 
 def kernel(cluster: Cluster, node: Node, f: HostFacts) -> Iterator[Finding]:
     if f.cgroup_version == 1:
-        minor = catalog.minor(cluster.spec.kubernetes.version)
-        note = " and the kubelet of Kubernetes 1.35+ refuses it by default" if minor >= (1, 35) else ""
-        yield _f(f.node, "cgroup", "warning", f"cgroup v1 (Kubernetes has deprecated it{note})",
-                 "boot with cgroup v2: systemd.unified_cgroup_hierarchy=1 on the kernel command line")
+        k8s = cluster.spec.kubernetes
+        fix = "boot with cgroup v2: systemd.unified_cgroup_hierarchy=1 on the kernel command line"
+        if catalog.minor(k8s.version) < (1, 35):
+            yield _f(f.node, "cgroup", "warning", "cgroup v1 (Kubernetes has deprecated it)", fix)
+        elif k8s.fail_cgroup_v1:
+            # The kubelet would exit at start and kubeadm init/join time out: stop before touching anything.
+            yield _f(f.node, "cgroup", "error",
+                     f"cgroup v1: the kubelet of Kubernetes {k8s.version} refuses to run on it",
+                     f"{fix}, or set spec.kubernetes.failCgroupV1: false to run on cgroup v1 anyway")
+        else:
+            yield _f(f.node, "cgroup", "warning",
+                     "cgroup v1, allowed by spec.kubernetes.failCgroupV1: false (deprecated upstream)", fix)
     elif f.cgroup_version is None:
         yield _f(f.node, "cgroup", "warning", "could not tell the cgroup version")
     wanted = ["overlay", "br_netfilter"]

@@ -108,6 +108,8 @@ def group_vars(loaded: Loaded) -> dict[str, dict[str, Any]]:
             "homelab_vip_interface": endpoint.interface if endpoint else None,
             "homelab_first_control_plane": first.name,
             "homelab_encrypt_secrets": k8s.encrypt_secrets,
+            "homelab_kubelet_fail_cgroupv1": k8s.fail_cgroup_v1,
+            "homelab_container_nodes": k8s.container_nodes,
             "homelab_nodes": [{"name": n.name, "address": n.address} for n in spec.nodes],
         },
         "connection.yml": connection,

@@ -13,21 +13,36 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from homelab_ctl.addons import catalog
+from homelab_ctl.spec.show import quote
 from homelab_ctl.spec.types import (
     CIDR,
-    IP,
     MAC,
     URL,
     UUID,
     AbsPath,
+    AddressRange,
+    Bucket,
+    Cron,
     Domain,
     EnvName,
+    FilePath,
     Host,
+    HostIP,
+    Interface,
+    LabelKey,
+    LabelValue,
+    MachineID,
     Name,
+    NodeLabelKey,
     NoInlineSecret,
+    PgName,
     Port,
+    PostgresVersion,
     Quantity,
     Regex,
+    Region,
+    Registry,
+    UserName,
     Version,
 )
 
@@ -60,7 +75,7 @@ def _one_of(model: BaseModel, *fields: str, required: bool = True) -> None:
 class SecretRef(Model):
     """Where a secret comes from: a file (read at run time) or an environment variable."""
 
-    file: str | None = None
+    file: FilePath | None = None
     env: EnvName | None = None
 
     @model_validator(mode="after")
@@ -77,10 +92,10 @@ class Metadata(Model):
 
 
 class ControlPlaneEndpoint(Model):
-    vip: IP | None = Field(None, description="virtual IP announced by kube-vip on the control planes")
+    vip: HostIP | None = Field(None, description="virtual IP announced by kube-vip on the control planes")
     host: Host | None = Field(None, description="external load balancer (host name or IP)")
     port: Port = 6443
-    interface: str | None = Field(None, description="kube-vip interface; default: the default-route one")
+    interface: Interface | None = Field(None, description="kube-vip interface; default: the default-route one")
 
     @model_validator(mode="after")
     def _vip_or_host(self) -> ControlPlaneEndpoint:
@@ -101,11 +116,18 @@ class Kubernetes(Model):
     dns_domain: Domain = "cluster.local"
     control_plane_endpoint: ControlPlaneEndpoint | None = None
     encrypt_secrets: bool = Field(True, description="encrypt Secrets at rest in etcd (aescbc key)")
+    fail_cgroup_v1: bool = Field(
+        True, description="kubelet failCgroupV1: Kubernetes >= 1.35 refuses cgroup v1 hosts; false runs there anyway"
+    )
+    container_nodes: bool = Field(
+        False, description="the nodes are containers (the lab): no kernel checks, no conntrack sysctls, host swap "
+        "and disk ignored by the kubelet"
+    )
 
 
 class Flannel(Model):
     backend: Literal["vxlan", "host-gw", "wireguard"] = "vxlan"
-    iface: str | None = None
+    iface: Interface | None = None
     iface_regex: Regex | None = None
 
     @model_validator(mode="after")
@@ -121,10 +143,10 @@ class Network(Model):
 
 
 class SSH(Model):
-    user: str = "root"
+    user: UserName = "root"
     port: Port = 22
-    private_key_file: str | None = Field(None, description="default: ssh-agent and ~/.ssh/id_*")
-    known_hosts_file: str = "~/.ssh/known_hosts"
+    private_key_file: FilePath | None = Field(None, description="default: ssh-agent and ~/.ssh/id_*")
+    known_hosts_file: FilePath = "~/.ssh/known_hosts"
 
 
 class NodeSSH(Model):
@@ -133,14 +155,14 @@ class NodeSSH(Model):
 
     host: Host | None = None
     port: Port | None = None
-    user: str | None = None
-    private_key_file: str | None = None
-    known_hosts_file: str | None = None
+    user: UserName | None = None
+    private_key_file: FilePath | None = None
+    known_hosts_file: FilePath | None = None
 
 
 class Taint(Model):
-    key: str = Field(min_length=1)
-    value: str | None = None
+    key: LabelKey
+    value: LabelValue | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
 
 
@@ -148,7 +170,7 @@ class Identity(Model):
     """Hardware the node must still be (checked by preflight): catches a swapped board or a clone."""
 
     product_uuid: UUID | None = None
-    machine_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    machine_id: MachineID | None = None
     macs: list[MAC] = []
 
 
@@ -160,9 +182,9 @@ def _unique_roles(roles: list[Role]) -> list[Role]:
 
 class Node(Model):
     name: Name
-    address: IP
+    address: HostIP
     roles: Annotated[list[Role], Field(min_length=1), AfterValidator(_unique_roles)]
-    labels: dict[str, str] = {}
+    labels: dict[NodeLabelKey, LabelValue] = {}
     taints: list[Taint] = []
     identity: Identity | None = None
     ssh: NodeSSH | None = None
@@ -182,7 +204,7 @@ class ContainerRuntime(Model):
         "distro", description="distro: the OS package; upstream: the pinned GitHub release"
     )
     version: Version | None = Field(None, description="upstream release; default: the pinned one")
-    registry_mirrors: dict[str, list[URL]] = {}
+    registry_mirrors: dict[Registry, list[URL]] = {}
 
 
 class LocalPath(Model):
@@ -204,11 +226,11 @@ class Storage(Model):
 
 class S3Backup(Model):
     endpoint: URL
-    bucket: str = Field(min_length=3)
-    region: str = "us-east-1"
+    bucket: Bucket
+    region: Region = "us-east-1"
     access_key_id: Secret
     secret_access_key: Secret
-    schedule: str = "0 3 * * *"
+    schedule: Cron = "0 3 * * *"
     retention: int = Field(7, ge=1, description="base backups kept")
 
 
@@ -216,11 +238,11 @@ class PostgresCluster(Model):
     name: Name
     namespace: Name = "default"
     instances: int = Field(3, ge=1)
-    postgres_version: str = Field("17", pattern=r"^1[3-8]$")
+    postgres_version: PostgresVersion = "17"
     volume: Quantity = "10Gi"
     storage_class: Name | None = None
     pooler: bool = True
-    databases: dict[str, str] = Field({}, description="database name -> owner user")
+    databases: dict[PgName, PgName] = Field({}, description="database name -> owner user")
 
 
 class PostgresOperator(Model):
@@ -241,7 +263,7 @@ class KubeVirt(Model):
 
 class MetalLB(Model):
     version: str = catalog.METALLB.version
-    addresses: Annotated[list[str], Field(min_length=1)]
+    addresses: Annotated[list[AddressRange], Field(min_length=1)]
 
 
 class Addons(Model):
@@ -251,7 +273,7 @@ class Addons(Model):
 
 
 class Artifacts(Model):
-    dir: str | None = Field(None, description="offline mirror of packages, images and manifests")
+    dir: FilePath | None = Field(None, description="offline mirror of packages, images and manifests")
 
 
 class ClusterSpec(Model):
@@ -276,15 +298,15 @@ class ClusterSpec(Model):
 def _api_version(value: str) -> str:
     if value != API_VERSION:
         raise PydanticCustomError(
-            "api_version", "'{value}' is not supported (expected {expected})",
-            {"value": value, "expected": API_VERSION},
+            "api_version", "{value} is not supported (expected {expected})",
+            {"value": quote(value), "expected": API_VERSION},
         )
     return value
 
 
 def _kind(value: str) -> str:
     if value != KIND:
-        raise PydanticCustomError("kind", "'{value}' is not supported (expected Cluster)", {"value": value})
+        raise PydanticCustomError("kind", "{value} is not supported (expected Cluster)", {"value": quote(value)})
     return value
 
 

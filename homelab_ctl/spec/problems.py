@@ -7,19 +7,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from homelab_ctl.spec.show import quote
+
 Loc = tuple[int | str, ...]
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 
 
 def path_of(loc: Sequence[int | str]) -> str:
     out = ""
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        elif _IDENT.match(part):
+        elif isinstance(part, str) and _IDENT.fullmatch(part):
             out += f".{part}" if out else part
-        else:
-            out += f"[{part!r}]"
+        else:  # a key with spaces, dots or escapes: quoted, escaped and cut
+            out += f"[{quote(part)}]"
     return out or "(document)"
 
 

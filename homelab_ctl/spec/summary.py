@@ -15,11 +15,11 @@ def summary_lines(cluster: Cluster) -> list[tuple[str, str]]:
         nodes += f", {len(workers)} worker ({', '.join(workers)})"
     endpoint = k8s.control_plane_endpoint
     if endpoint is None:
-        where = f"{spec.control_planes[0].address}:6443 (first control plane, no HA endpoint)"
+        where = f"{_host(spec.control_planes[0].address)}:6443 (first control plane, no HA endpoint)"
     elif endpoint.vip:
-        where = f"{endpoint.vip}:{endpoint.port} (VIP by kube-vip)"
+        where = f"{_host(endpoint.vip)}:{endpoint.port} (VIP by kube-vip)"
     else:
-        where = f"{endpoint.host}:{endpoint.port} (external load balancer)"
+        where = f"{_host(endpoint.host or '')}:{endpoint.port} (external load balancer)"
     addons = []
     if spec.addons.postgres_operator:
         pg = spec.addons.postgres_operator
@@ -38,3 +38,8 @@ def summary_lines(cluster: Cluster) -> list[tuple[str, str]]:
         ("storage", ", ".join(storage) or "none"),
         ("add-ons", ", ".join(addons) or "none"),
     ]
+
+
+def _host(address: str) -> str:
+    """host:port needs brackets around an IPv6 address."""
+    return f"[{address}]" if ":" in address else address

@@ -88,7 +88,7 @@ def test_stop_and_start_one_machine(lab3: Lab) -> None:
 
 
 def test_failed_up_leaves_nothing(lab_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(lab: Lab) -> None:
+    def broken(lab: Lab, mirror: Path | None = None) -> None:
         raise LabError("injected failure")
 
     monkeypatch.setattr(specfile, "write", broken)
@@ -98,6 +98,7 @@ def test_failed_up_leaves_nothing(lab_image: str, tmp_path: Path, monkeypatch: p
             machines.up(name, 1, 1, directory)
         leftovers = podman.json_out(["ps", "-a", "--filter", f"label={LABEL}={name}", "--format", "json"])
         assert leftovers == []
+        assert podman.run(["volume", "ls", "-q", "--filter", f"label={LABEL}={name}"]).stdout.split() == []
         assert not podman.exists("network", f"{name}-net")
         assert not directory.exists()
         assert not machines.exists(name)
@@ -127,3 +128,29 @@ def test_down_of_another_lab_leaves_lab3_alone(lab3: Lab, make_lab: MakeLab) -> 
     assert machines.down(other.name)
     assert {m.state for m in machines.get(lab3.name).machines} == {"running"}
     assert lab3.spec_path.is_file()
+
+
+def test_machines_can_run_a_real_kubelet_and_containerd(lab3: Lab) -> None:
+    """What a real kubelet needs: /var on a volume (not overlay), its own cgroup tree, /dev/kmsg, / shared."""
+    name = lab3.machines[0].name
+    fstype = podman.run(["exec", name, "stat", "-f", "-c", "%T", "/var"]).stdout.strip()
+    assert fstype not in ("overlayfs", "overlay"), fstype
+    assert podman.run(["exec", name, "test", "-c", "/dev/kmsg"], check=False).returncode == 0
+    # private cgroup namespace: the machine's own cgroup is its root (on the host it is libpod-<id>)
+    cgroup = podman.run(["exec", name, "cat", "/proc/self/cgroup"]).stdout
+    assert ":cpu:/\n" in cgroup + "\n" and "libpod" not in cgroup, cgroup
+    propagation = podman.run(["exec", name, "findmnt", "-no", "PROPAGATION", "/"]).stdout
+    assert "shared" in propagation
+
+
+def test_add_a_worker(make_lab: MakeLab) -> None:
+    lab = make_lab(control_planes=1, workers=0)
+    added = machines.add(lab.name, "worker")
+    assert added.name == f"{lab.name}-w1" and added.state == "running"
+    assert [n.name for n in load(lab.spec_path).cluster.spec.nodes] == [lab.machines[0].name, added.name]
+    first = lab.machines[0].name
+    assert podman.run(["exec", first, "getent", "hosts", added.name]).stdout.split()[0] == added.ip
+    assert podman.run(["exec", added.name, "getent", "hosts", first]).stdout.split()[0] == lab.machines[0].ip
+    ssh = run("ssh", "-i", str(lab.key_path), "-o", f"UserKnownHostsFile={lab.known_hosts_path}",
+              "-o", "StrictHostKeyChecking=yes", "-p", str(added.ssh_port), "root@127.0.0.1", "true")
+    assert ssh.returncode == 0, ssh.stderr

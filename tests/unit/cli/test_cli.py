@@ -14,13 +14,25 @@ import pytest
 from homelab_ctl.errors import ExitCode
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "specs"
+REPO = Path(__file__).resolve().parents[3]
 EXE = shutil.which("homelab-ctl", path=str(Path(sys.executable).parent)) or "homelab-ctl"
 COMMANDS = ["init", "validate", "render", "preflight", "up", "kubeconfig", "lab"]
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "XDG_STATE_HOME": tempfile.gettempdir()}  # log file out of the repo
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    path = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])  # this checkout's code
+    env = {**os.environ, **(env or {}), "COLUMNS": "200", "PYTHONPATH": path,
+           "XDG_STATE_HOME": tempfile.gettempdir()}  # log file out of the repo
     return subprocess.run([EXE, *args], capture_output=True, text=True, cwd=cwd, env=env, check=False)
+
+
+def home_with(tmp_path: Path, *files: str) -> dict[str, str]:
+    """A HOME holding the files a spec points at with '~' (validate checks that they exist)."""
+    home = tmp_path / "home"
+    for rel in files:
+        (home / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / rel).write_text("placeholder\n")
+    return {"HOME": str(home)}
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=lambda c: " ".join(c) or "top")
@@ -55,8 +67,13 @@ def test_validate_lists_every_problem_and_exits_2() -> None:
     assert result.stdout == ""
 
 
-def test_validate_summary() -> None:
-    result = run("validate", "-f", str(FIXTURES / "valid" / "3cp-3w-nas-addons.yaml"))
+def test_validate_summary(tmp_path: Path) -> None:
+    spec = tmp_path / "cluster.yaml"  # the fixture's offline mirror is /srv/homelab-mirror: use one here
+    text = (FIXTURES / "valid" / "3cp-3w-nas-addons.yaml").read_text()
+    spec.write_text(text.replace("/srv/homelab-mirror", "mirror"))
+    (tmp_path / "mirror").mkdir()
+    env = {**home_with(tmp_path, ".ssh/homelab", ".config/homelab/s3-secret"), "PG_S3_ACCESS_KEY": "key-id"}
+    result = run("validate", "-f", str(spec), env=env)
     assert result.returncode == 0, result.stderr
     assert "nodes      6: 3 control-plane (cp1, cp2, cp3), 3 worker (nas-vm1, nas-vm2, w3)" in result.stdout
     assert "endpoint   192.168.20.10:8443 (VIP by kube-vip)" in result.stdout
@@ -72,14 +89,18 @@ def test_validate_show_defaults() -> None:
 
 def test_init_writes_a_valid_spec_and_refuses_to_overwrite(tmp_path: Path) -> None:
     assert run("init", cwd=tmp_path).returncode == 0
-    assert run("validate", cwd=tmp_path).returncode == 0
+    missing_key = run("validate", cwd=tmp_path, env=home_with(tmp_path))
+    assert missing_key.returncode == ExitCode.SPEC
+    assert missing_key.stderr.startswith("error spec.ssh.privateKeyFile: SSH key '~/.ssh/id_ed25519' ")
+    assert run("validate", cwd=tmp_path, env=home_with(tmp_path, ".ssh/id_ed25519")).returncode == 0
     again = run("init", cwd=tmp_path)
     assert again.returncode == ExitCode.SPEC
     assert again.stderr.strip() == "error cluster.yaml already exists: not overwriting it (choose another path with -o)"
 
 
 def test_render_writes_inventory(tmp_path: Path) -> None:
-    result = run("render", "-f", str(FIXTURES / "valid" / "3cp-2w-vip.yaml"), "-o", str(tmp_path / "inv"))
+    result = run("render", "-f", str(FIXTURES / "valid" / "3cp-2w-vip.yaml"), "-o", str(tmp_path / "inv"),
+                 env=home_with(tmp_path, ".ssh/id_ed25519"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "inv" / "hosts.yml").is_file()
     assert sorted(p.name for p in (tmp_path / "inv" / "group_vars" / "all").iterdir()) == [

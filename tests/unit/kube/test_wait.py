@@ -43,8 +43,8 @@ def test_times_out_naming_what_is_missing(api: KubeApiDouble, kube: Kube) -> Non
     api.add(node("cp1", ready=True))
     api.add(node("w1", ready=False))
     with pytest.raises(KubernetesError) as caught:
-        wait_for_nodes_ready(kube, expected=["cp1", "cp2", "w1"], timeout=0.3, **FAST)
-    assert caught.value.message == ("timed out after 0s waiting for nodes to be Ready: "
+        wait_for_nodes_ready(kube, expected=["cp1", "cp2", "w1"], timeout=1.0, **FAST)
+    assert caught.value.message == ("timed out after 1s waiting for nodes to be Ready: "
                                     "1/3 nodes Ready; not registered: cp2; not ready: w1")
     assert api.list_counts["nodes"] > 1  # it did poll
 

@@ -78,3 +78,13 @@ def test_concurrent_callers_build_once(tmp_path: Path, monkeypatch: pytest.Monke
         t.join()
     assert built == [1]
     assert image.ensure_image() == image.IMAGE
+
+
+def test_prepare_makes_root_mount_shared_at_boot(tmp_path: Path) -> None:
+    """kubelet volumes with mount propagation need / shared; a container's / starts private."""
+    root = _rootfs(tmp_path / "rootfs")
+    image.prepare(root)
+    unit = (root / "etc/systemd/system" / image.SHARED_UNIT).read_text()
+    assert "mount --make-rshared /" in unit and "Before=containerd.service kubelet.service" in unit
+    link = root / "etc/systemd/system/multi-user.target.wants" / image.SHARED_UNIT
+    assert os.readlink(link) == f"/etc/systemd/system/{image.SHARED_UNIT}"

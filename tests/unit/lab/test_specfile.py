@@ -47,7 +47,10 @@ def test_single_node_lab_has_no_endpoint(tmp_path: Path) -> None:
     specfile.write(lab)
     loaded = load(lab.spec_path)
     assert loaded.cluster.spec.kubernetes.control_plane_endpoint is None
-    assert "kubernetes" not in yaml.safe_load(lab.spec_path.read_text())["spec"]
+    kubernetes = yaml.safe_load(lab.spec_path.read_text())["spec"]["kubernetes"]
+    assert "controlPlaneEndpoint" not in kubernetes
+    # lab machines are containers on a host that may boot cgroup v1
+    assert kubernetes == {"failCgroupV1": False, "containerNodes": True}
     assert {w.message for w in loaded.warnings} >= {"one control plane is not highly available (use 3 for HA)"}
 
 
@@ -70,3 +73,26 @@ def test_spec_text_is_commented_and_stable(tmp_path: Path) -> None:
     text = specfile.text(lab)
     assert text.startswith("# Lab home: 3 podman machines")
     assert text == specfile.text(lab)
+
+
+def test_lab_with_a_mirror_installs_from_it(tmp_path: Path) -> None:
+    lab = _started(plan("home", 1, 1, "10.90.0.0/24", tmp_path))
+    (tmp_path / "mirror").mkdir()
+    specfile.write(lab, tmp_path / "mirror")
+    spec = load(lab.spec_path).cluster.spec
+    assert spec.artifacts.dir == str((tmp_path / "mirror").resolve())
+    assert spec.container_runtime.source == "upstream"
+
+
+def test_add_node_keeps_the_rest_of_the_spec(tmp_path: Path) -> None:
+    lab = _started(plan("home", 1, 1, "10.90.0.0/24", tmp_path))
+    specfile.write(lab)
+    edited = lab.spec_path.read_text().replace("nodeCidr: 10.90.0.0/24", "nodeCidr: 10.90.0.0/24\n    cni: flannel")
+    lab.spec_path.write_text(edited)
+    new = _started(plan("home", 1, 2, "10.90.0.0/24", tmp_path)).machines[-1]
+    specfile.add_node(lab, new)
+    spec = load(lab.spec_path).cluster.spec
+    assert [n.name for n in spec.nodes] == ["home-cp1", "home-w1", "home-w2"]
+    assert "cni: flannel" in lab.spec_path.read_text()
+    specfile.add_node(lab, new)  # again: no duplicate
+    assert [n.name for n in load(lab.spec_path).cluster.spec.nodes] == ["home-cp1", "home-w1", "home-w2"]

@@ -39,7 +39,7 @@ def lab() -> tuple[Cluster, dict[str, HostFacts]]:
     names = ["lab-cp1", "lab-cp2", "lab-cp3"]
     results = {n: facts(n) for n in names}
     spec = cluster([node(n, results[n].address) for n in names], kubernetes={
-        "controlPlaneEndpoint": {"vip": "10.90.1.200"}})
+        "controlPlaneEndpoint": {"vip": "10.90.1.200"}, "failCgroupV1": False, "containerNodes": True})
     return spec, results
 
 

@@ -213,7 +213,12 @@ def test_kernel_modules_and_cgroup() -> None:
     findings = checks.evaluate(spec, {"cp1": f})
     mod = only(findings, "cp1", "modules")
     assert mod.severity == "error" and "br_netfilter" in mod.detail
-    assert only(findings, "cp1", "cgroup").severity == "warning"
+    cgroup = only(findings, "cp1", "cgroup")  # 1.36 by default: the kubelet would not start
+    assert cgroup.severity == "error" and "failCgroupV1: false" in (cgroup.fix or "")
+    opted_in = cluster([node("cp1", "192.168.10.11")], kubernetes={"failCgroupV1": False})
+    assert only(checks.evaluate(opted_in, {"cp1": f}), "cp1", "cgroup").severity == "warning"
+    older = cluster([node("cp1", "192.168.10.11")], kubernetes={"version": "1.34.2"})
+    assert only(checks.evaluate(older, {"cp1": f}), "cp1", "cgroup").severity == "warning"
     f = facts("metal-cp1", modules={"overlay": "builtin", "br_netfilter": "available", "vxlan": "unknown"})
     assert only(checks.evaluate(spec, {"cp1": f}), "cp1", "modules").severity == "warning"
     spec = cluster([node("cp1", "192.168.10.11")], network={"flannel": {"backend": "host-gw"}})

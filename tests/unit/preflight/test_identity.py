@@ -128,7 +128,7 @@ class FakeSession:
 def test_run_records_identity_then_reports_what_changed(tmp_path: Path) -> None:
     spec_text = "\n".join([
         "apiVersion: homelab-ctl/v1alpha1", "kind: Cluster", "metadata: {name: home}", "spec:",
-        "  kubernetes: {controlPlaneEndpoint: {vip: 10.90.1.200}}", "  nodes:",
+        "  kubernetes: {controlPlaneEndpoint: {vip: 10.90.1.200}, failCgroupV1: false}", "  nodes:",
         *[f"    - {{name: lab-cp{i}, address: 10.90.1.1{i}, roles: [control-plane]}}" for i in (1, 2, 3)],
     ]) + "\n"
     (tmp_path / "cluster.yaml").write_text(spec_text)

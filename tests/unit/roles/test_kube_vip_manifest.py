@@ -50,7 +50,7 @@ def test_manifest_is_a_valid_pod(kubeconfig: str) -> None:
     pod = yaml.safe_load(_render(kubeconfig))
     kubernetes_validate.validate(pod, "1.36.0", strict=True)
     (container,) = pod["spec"]["containers"]
-    assert container["image"] == "ghcr.io/kube-vip/kube-vip:v1.0.1"
+    assert container["image"] == "ghcr.io/kube-vip/kube-vip:v1.2.1"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["address"] == "192.168.10.50" and env["port"] == "8443" and env["vip_interface"] == "eno1"
     assert env["vip_arp"] == env["cp_enable"] == env["vip_leaderelection"] == "true" and env["svc_enable"] == "false"
