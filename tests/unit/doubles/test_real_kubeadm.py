@@ -90,6 +90,18 @@ def test_the_double_reports_the_version_of_kubeadm(tmp_path: Path) -> None:
     assert ours == real
 
 
+def _lab_spec() -> Any:
+    import tempfile
+
+    text = (FIXTURES / "3cp-2w-vip.yaml").read_text()
+    assert "\n  kubernetes:\n" in text
+    text = text.replace("\n  kubernetes:\n", "\n  kubernetes:\n    containerNodes: true\n    failCgroupV1: false\n", 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "lab.yaml"
+        spec.write_text(text)
+        return load(spec)
+
+
 def _variants() -> list[tuple[str, str]]:
     """(name, file content): every node's configuration of every valid spec, and broken variants."""
     out: list[tuple[str, str]] = []
@@ -97,6 +109,9 @@ def _variants() -> list[tuple[str, str]]:
         loaded = load(spec)
         for node in loaded.cluster.spec.nodes:
             out.append((f"{spec.stem}/{node.name}", kubeadm.node_config(loaded, node.name, SECRETS)))
+    lab = _lab_spec()
+    for node in lab.cluster.spec.nodes:  # container nodes, cgroup v1 allowed: the lab's kubelet settings
+        out.append((f"lab/{node.name}", kubeadm.node_config(lab, node.name, SECRETS)))
     loaded = load(FIXTURES / "3cp-2w-vip.yaml")
     init = [d for d in yaml.safe_load_all(kubeadm.node_config(loaded, "cp1", SECRETS)) if d]
     join = [d for d in yaml.safe_load_all(kubeadm.node_config(loaded, "cp2", SECRETS)) if d]
