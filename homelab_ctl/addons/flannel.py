@@ -1,8 +1,11 @@
 """Flannel, the CNI: the pinned upstream kube-flannel.yml, patched for the spec.
 
-net-conf.json gets the spec's podSubnet (it must equal kubeadm's) and backend; the kube-flannel
-container gets --iface / --iface-regex when the spec names the interface. Everything else stays
-exactly as upstream ships it.
+net-conf.json gets the spec's podSubnet (it must equal kubeadm's) and backend. The kube-flannel
+container gets --iface / --iface-regex when the spec names the interface; otherwise the node's own
+address, --iface=$(NODE_IP) with NODE_IP from status.hostIP: the address the kubelet registered
+(its --node-ip, homelab_node_address), not whatever interface holds the default route -- on a node
+whose cluster network is a second NIC or VLAN, flanneld's default would send VXLAN/host-gw traffic
+out of the wrong interface. Everything else stays exactly as upstream ships it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ CONFIG_MAP = "kube-flannel-cfg"
 DAEMON_SET = "kube-flannel-ds"
 CONTAINER = "kube-flannel"
 _IFACE_FLAGS = ("--iface", "--iface-regex")
+NODE_IP_ENV = "NODE_IP"
+# Kubernetes expands $(VAR) in container args from the container's env.
+NODE_IP_ARG = f"--iface=$({NODE_IP_ENV})"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,11 @@ def patch(objects: list[Manifest], v: FlannelValues) -> list[Manifest]:
     if container is None:
         raise ValueError(f"kube-flannel.yml: DaemonSet {DAEMON_SET} has no container {CONTAINER}")
     container["args"] = _iface_args(list(container.get("args") or []), v)
+    env = [e for e in container.get("env") or [] if e.get("name") != NODE_IP_ENV]
+    if not (v.iface or v.iface_regex):
+        env.append({"name": NODE_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}})
+    if env or "env" in container:
+        container["env"] = env
     return out
 
 
@@ -91,6 +102,8 @@ def _iface_args(args: list[str], v: FlannelValues) -> list[str]:
         kept.append(f"--iface={v.iface}")
     if v.iface_regex:
         kept.append(f"--iface-regex={v.iface_regex}")
+    if not (v.iface or v.iface_regex):
+        kept.append(NODE_IP_ARG)
     return kept
 
 

@@ -3,10 +3,12 @@
 
 The real packages (pkgs.k8s.io) cannot be downloaded here. These have the real names, versions
 (1.36.3-1.1), architectures and dependencies' shape, and install the doubles of this directory:
-kubeadm -> /usr/bin/kubeadm (the kubeadm double), kubelet -> /usr/bin/kubelet + kubelet.service,
+kubeadm -> /usr/bin/kubeadm (the kubeadm double), kubelet -> /usr/bin/kubelet (the kubelet double)
++ kubelet.service and its 10-kubeadm.conf drop-in,
 kubectl/cri-tools/kubernetes-cni -> stubs. With them the kube_packages role runs its real code paths:
 
-  repo DIR --version V [--version V2]   a flat apt repository laid out like pkgs.k8s.io
+  repo DIR --version V [--version V2]   a flat apt repository laid out like pkgs.k8s.io (V: 1.36.3, or
+                                        1.36.3-2.1 for a build revision other than 1.1)
                                         (DIR/core:/stable:/v1.36/deb/: Packages, Release, InRelease
                                         signed with a throwaway GnuPG key, Release.key armored)
   mirror DIR --version V                an offline mirror: DIR/kubernetes/V/*.deb + SHA256SUMS
@@ -72,12 +74,15 @@ def build(out: Path, versions: list[str], arch: str = "amd64") -> list[Path]:
                              {"/usr/bin/crictl": (_STUB.format(name="crictl", version=CRI_TOOLS), 0o755)}))
         debs.append(_package(work, out, "kubernetes-cni", f"{KUBERNETES_CNI}-{REVISION}", arch, "",
                              {"/opt/cni/bin/README.test-double": ("no CNI plugins: test double\n", 0o644)}))
-        for version in versions:
-            full = f"{version}-{REVISION}"
+        for given in versions:  # "1.36.3" (revision 1.1) or "1.36.3-2.1" (a republished build)
+            version, _, revision = given.partition("-")
+            full = f"{version}-{revision or REVISION}"
             debs.append(_package(
-                work, out, "kubelet", full, arch, "kubernetes-cni (>= 1.2.0), iptables, iproute2, mount",
+                work, out, "kubelet", full, arch, "kubernetes-cni (>= 1.2.0), iptables, iproute2, mount, python3",
                 {"/usr/bin/kubelet": ((HERE / "kubelet").read_text(), 0o755),
                  "/lib/systemd/system/kubelet.service": ((HERE / "kubelet.service").read_text(), 0o644),
+                 "/lib/systemd/system/kubelet.service.d/10-kubeadm.conf":
+                     ((HERE / "10-kubeadm.conf").read_text(), 0o644),
                  "/etc/kubeadm-double/kubelet-version": (f"v{version}\n", 0o644)},
                 dirs=("/etc/kubernetes/manifests",)))
             debs.append(_package(work, out, "kubectl", full, arch, "",
@@ -95,7 +100,8 @@ def _control_fields(deb: Path) -> str:
 
 
 def repo(base: Path, versions: list[str], arch: str = "amd64") -> Path:
-    """A flat repository like https://pkgs.k8s.io/core:/stable:/v1.36/deb/ under base; its path."""
+    """A flat repository like https://pkgs.k8s.io/core:/stable:/v1.36/deb/ under base; its path.
+    A version may name its package revision (1.36.3-2.1); the default is 1.1."""
     minor = ".".join(versions[0].split(".")[:2])
     root = base / "core:" / "stable:" / f"v{minor}" / "deb"
     shutil.rmtree(root, ignore_errors=True)

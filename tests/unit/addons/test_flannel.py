@@ -53,14 +53,46 @@ def test_patch(upstream_objects: list[dict[str, Any]], backend: str, iface: str 
     expected = ["--ip-masq", "--kube-subnet-mgr", "--healthz-port=8081"]
     expected += [f"--iface={iface}"] if iface else []
     expected += [f"--iface-regex={regex}"] if regex else []
+    expected += [] if iface or regex else ["--iface=$(NODE_IP)"]  # the node's address by default
     assert args == expected
-    # only those two places differ from upstream
+    env = _container(patched)["env"]
+    node_ip = [e for e in env if e["name"] == "NODE_IP"]
+    from_node = {"name": "NODE_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}}
+    assert node_ip == ([] if iface or regex else [from_node])
+    # only those places differ from upstream
     for a, b in zip(patched, before, strict=True):
         if a["kind"] not in ("ConfigMap", "DaemonSet"):
             assert a == b
     _container(before)["args"] = args
+    _container(before)["env"] = env
     _get(before, "ConfigMap")["data"]["net-conf.json"] = _get(patched, "ConfigMap")["data"]["net-conf.json"]
     assert patched == before
+
+
+def test_default_interface_is_the_node_address(upstream_objects: list[dict[str, Any]]) -> None:
+    """Without iface/ifaceRegex in the spec, flanneld must not pick the default-route interface: it
+    gets the address the kubelet registered (status.hostIP = --node-ip), expanded by Kubernetes from
+    the container's env ($(VAR) in args), and that env var is defined before nothing else uses it."""
+    patched = flannel.patch(upstream_objects, FlannelValues("10.244.0.0/16", "vxlan"))
+    container = _container(patched)
+    iface_args = [a for a in container["args"] if a.startswith("--iface")]
+    assert iface_args == ["--iface=$(NODE_IP)"]
+    names = [e["name"] for e in container["env"]]
+    assert names.count("NODE_IP") == 1
+    upstream_env = _container(upstream_objects)["env"]
+    assert container["env"][: len(upstream_env)] == upstream_env  # upstream's env untouched, NODE_IP added
+
+
+def test_spec_interface_overrides_the_node_address(upstream_objects: list[dict[str, Any]]) -> None:
+    for values in (FlannelValues("10.244.0.0/16", "vxlan", iface="eno2"),
+                   FlannelValues("10.244.0.0/16", "vxlan", iface_regex="^enp")):
+        container = _container(flannel.patch(upstream_objects, values))
+        assert "--iface=$(NODE_IP)" not in container["args"]
+        assert all(e["name"] != "NODE_IP" for e in container["env"])
+    # patching twice (a manifest patched before) keeps a single NODE_IP
+    once = flannel.patch(upstream_objects, FlannelValues("10.244.0.0/16", "vxlan"))
+    twice = flannel.patch(once, FlannelValues("10.244.0.0/16", "vxlan"))
+    assert twice == once
 
 
 @pytest.mark.parametrize("minor", MINORS)
@@ -89,6 +121,7 @@ def test_existing_iface_args_are_replaced() -> None:
     ]
     patched = flannel.patch(objects, FlannelValues("10.1.0.0/16", "host-gw", iface="new"))
     assert _container(patched)["args"] == ["--ip-masq", "--iface=new"]
+    assert "env" not in _container(patched)  # nothing added when the spec names the interface
     # the vxlan-only VNI does not survive a backend change
     assert json.loads(_get(patched, "ConfigMap")["data"]["net-conf.json"])["Backend"] == {"Type": "host-gw"}
 

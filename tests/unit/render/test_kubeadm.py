@@ -108,12 +108,29 @@ def test_every_node_gets_a_valid_v1beta4_configuration(spec: Path) -> None:
         assert args.get("node-labels", "") == ",".join(f"{k}={v}" for k, v in sorted(node.labels.items()))
 
 
-def test_kube_vip_joins_ignore_the_manifest_directory_check() -> None:
+def test_joins_ignore_no_preflight_check_of_their_own() -> None:
+    """kubeadm join has no check of an empty /etc/kubernetes/manifests (since 1.23): kube-vip's static
+    pod needs no ignored check, and an automatic entry would turn a user's [all] into the refused
+    [all, X] (desk check #18)."""
     loaded = load(FIXTURES / "specs" / "valid" / "3cp-2w-vip.yaml")
     cp2, w1 = (_docs(kubeadm.node_config(loaded, n, SECRETS))[0] for n in ("cp2", "w1"))
-    assert cp2["nodeRegistration"]["ignorePreflightErrors"] == ["DirAvailable--etc-kubernetes-manifests"]
+    assert "ignorePreflightErrors" not in cp2["nodeRegistration"]
     assert "ignorePreflightErrors" not in w1["nodeRegistration"]
     assert cp2["discovery"]["bootstrapToken"]["apiServerEndpoint"] == "192.168.10.50:6443"
+    roles = kubeadm.roles_dir()
+    context = {**kubeadm.host_context(loaded, "cp2", SECRETS, roles), "kubeadm_join_ignore_preflight_errors": ["all"]}
+    joined = _docs(kubeadm.environment(roles).get_template(kubeadm.JOIN_TEMPLATE).render(context))[0]
+    assert joined["nodeRegistration"]["ignorePreflightErrors"] == ["all"]
+
+
+def test_every_file_starts_with_its_document_separator() -> None:
+    """kubeadm reads a comment before the first "---" as a document without kind and refuses the
+    file (kubeadm 1.36 `config validate`: "kind and apiVersion is mandatory")."""
+    loaded = load(FIXTURES / "specs" / "valid" / "3cp-2w-vip.yaml")
+    for name, text in kubeadm.files(loaded, SECRETS).items():
+        if name.endswith("encryption-config.yaml"):
+            continue
+        assert text.startswith("---\n"), name
 
 
 def test_endpoint_port_and_encryption() -> None:
@@ -151,7 +168,6 @@ def test_init_and_join_register_a_node_the_same_way() -> None:
     context = kubeadm.host_context(loaded, "cp1", SECRETS, roles)
     join = _docs(kubeadm.environment(roles).get_template(kubeadm.JOIN_TEMPLATE).render(context))[0]
     init = _docs(kubeadm.node_config(loaded, "cp1", SECRETS))[0]
-    join["nodeRegistration"].pop("ignorePreflightErrors")  # kube-vip's static pod, joins only
     assert join["nodeRegistration"] == init["nodeRegistration"]
     assert join["controlPlane"]["localAPIEndpoint"] == init["localAPIEndpoint"]
 
@@ -164,7 +180,9 @@ def test_encryption_configuration() -> None:
     (resource,) = doc["resources"]
     assert set(resource) == {"resources", "providers"} and resource["resources"] == ["secrets"]
     assert all(len(p) == 1 and set(p) <= ENCRYPTION_PROVIDERS for p in resource["providers"])
-    (key,) = resource["providers"][0]["aescbc"]["keys"]
+    # a new cluster: secretbox first (the encryption-at-rest page rates aescbc weak), identity last
+    assert [next(iter(p)) for p in resource["providers"]] == ["secretbox", "identity"]
+    (key,) = resource["providers"][0]["secretbox"]["keys"]
     assert set(key) == {"name", "secret"} and len(base64.b64decode(key["secret"])) == 32
     assert resource["providers"][-1] == {"identity": {}}
 

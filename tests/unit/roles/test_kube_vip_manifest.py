@@ -27,17 +27,22 @@ VARS = {
     "homelab_control_plane_port": 8443,
     "homelab_first_control_plane": "cp1",
     "homelab_kubernetes_version": "1.36.3",
+    "homelab_node_address": "192.168.10.11",
 }
 
 
-def _defaults() -> dict[str, Any]:
+def _defaults(**variables: Any) -> dict[str, Any]:
     raw = yaml.safe_load((ROLES / "kube_vip" / "defaults" / "main.yml").read_text())
-    return kubeadm.resolve_defaults(raw, VARS)
+    return kubeadm.resolve_defaults(raw, {**VARS, **variables})
 
 
-def _render(kubeconfig: str) -> str:
-    context = {**_defaults(), **VARS, "_kube_vip_kubeconfig": kubeconfig}
+def _render(kubeconfig: str, **variables: Any) -> str:
+    context = {**_defaults(**variables), **VARS, **variables, "_kube_vip_kubeconfig": kubeconfig}
     return kubeadm.environment(ROLES).get_template(TEMPLATE).render(context)
+
+
+def _env(pod: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
 
 
 @pytest.mark.parametrize("kubeconfig", ["super-admin.conf", "admin.conf"])
@@ -82,3 +87,28 @@ def test_ansible_template_module_renders_the_same_valid_pod(tmp_path: Path) -> N
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert out.read_text() == _render("admin.conf")
     kubernetes_validate.validate(yaml.safe_load(out.read_text()), "1.36.0", strict=True)
+
+
+@pytest.mark.parametrize(("vip", "node", "subnet", "metrics"), [
+    ("192.168.10.50", "192.168.10.11", "32", "192.168.10.11:2112"),
+    ("fd00:10::50", "fd00:10::11", "128", "[fd00:10::11]:2112"),
+])
+def test_vip_subnet_and_metrics_address_follow_the_address_family(vip: str, node: str, subnet: str,
+                                                                  metrics: str) -> None:
+    """An IPv6 VIP is a /128 host route, not /32 (desk check #10); the unauthenticated metrics
+    listen on the node's address only, not on every interface of the host network (#16)."""
+    pod = yaml.safe_load(_render("admin.conf", homelab_vip=vip, homelab_node_address=node))
+    kubernetes_validate.validate(pod, "1.36.0", strict=True)
+    env = _env(pod)
+    assert env["address"] == vip and env["vip_subnet"] == subnet
+    assert env["prometheus_server"] == metrics
+    assert pod["spec"]["containers"][0]["args"] == ["manager"]
+
+
+def test_metrics_off_means_no_listener() -> None:
+    """Without prometheus_server kube-vip listens on its default :2112: off is an empty flag."""
+    pod = yaml.safe_load(_render("admin.conf", kube_vip_metrics_port=0))
+    kubernetes_validate.validate(pod, "1.36.0", strict=True)
+    assert "prometheus_server" not in _env(pod)
+    assert pod["spec"]["containers"][0]["args"] == ["manager", "--prometheusHTTPServer="]
+
