@@ -57,6 +57,7 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
     directory = (directory or paths.default_dir(name)).expanduser().absolute()
     _check_directory(directory, name)
     image.ensure_image(echo)
+    raise_host_limits(echo)
     # Checked and claimed under one lock: a second `lab up` of the same name stops here.
     with network.allocation_lock():
         _refuse_existing(name, control_planes, workers)
@@ -124,6 +125,23 @@ def add(name: str, role: Role = "worker", echo: Echo = _quiet) -> Machine:
         raise
     echo(f"added {machine.name} ({role}) at {machine.ip}, SSH 127.0.0.1:{machine.ssh_port}")
     return machine
+
+
+# inotify limits are the host's, shared by every kubelet and pod of every lab machine; the
+# defaults (128 instances) run out with a few nodes: kube-proxy dies with "too many open files".
+HOST_LIMITS = {"/proc/sys/fs/inotify/max_user_instances": 8192, "/proc/sys/fs/inotify/max_user_watches": 524288}
+
+
+def raise_host_limits(echo: Echo = _quiet) -> None:
+    for path, wanted in HOST_LIMITS.items():
+        try:
+            current = int(Path(path).read_text().strip())
+            if current < wanted:
+                Path(path).write_text(f"{wanted}\n")
+                echo(f"raised {path.removeprefix('/proc/sys/').replace('/', '.')} from {current} to {wanted} "
+                     "(the lab's kubelets share the host's inotify limits)")
+        except (OSError, ValueError) as exc:
+            echo(f"warning: could not raise {path}: {exc}")
 
 
 def get(name: str) -> Lab:
