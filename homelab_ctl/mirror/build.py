@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from homelab_ctl.addons import catalog
+from homelab_ctl.addons.artifacts import sha256_file
 from homelab_ctl.errors import HomelabError
 from homelab_ctl.lab import podman
 from homelab_ctl.mirror import debs, gobuild, images, layout, recipes
@@ -147,8 +148,7 @@ def _check_versions(refs: dict[str, str]) -> None:
 def _pause(refs: dict[str, str], version: str, work: Path, cache: Path, result: Result, echo: Echo) -> Path:
     """pause from build/pause/linux/pause.c of the k8s.io/kubernetes module, compiled static like upstream."""
     tag = refs["pause"].rpartition(":")[2]
-    module_dir = json.loads(gobuild._run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@v{version}"],
-                                         work / "recipes" / "kubernetes", timeout=900))["Dir"]
+    module_dir = gobuild.download("k8s.io/kubernetes", f"v{version}", work / "recipes" / "kubernetes")["Dir"]
     source = Path(module_dir) / "build/pause/linux/pause.c"
     key = hashlib.sha256(source.read_bytes() + tag.encode()).hexdigest()[:16]
     target = cache / "go" / f"pause-{key}" / "pause"
@@ -200,7 +200,7 @@ def _key(*parts: object) -> str:
     digest = hashlib.sha256()
     for part in parts:
         if isinstance(part, Path):
-            digest.update(layout.sha256_file(part).encode())
+            digest.update(sha256_file(part).encode())
         else:
             digest.update(str(part).encode())
         digest.update(b"\0")
@@ -309,11 +309,9 @@ def _manifest_images(manifest: Path) -> dict[str, str]:
 def _manifests(out: Path, work: Path) -> Path:
     """Add-on manifests that come inside Go modules (flannel's), verified against the catalog's sum."""
     pinned = catalog.FLANNEL_MANIFEST
-    module_dir = json.loads(gobuild._run(["go", "mod", "download", "-json",
-                                          f"{recipes.FLANNEL.module}@{pinned.version}"],
-                                         work / "recipes" / "flannel", timeout=900))["Dir"]
+    module_dir = gobuild.download(recipes.FLANNEL.module, pinned.version, work / "recipes" / "flannel")["Dir"]
     source = Path(module_dir) / "Documentation" / pinned.name
-    if layout.sha256_file(source) != pinned.sha256:
+    if sha256_file(source) != pinned.sha256:
         raise BuildError(f"{source}: sha256 differs from the catalog's pin of {pinned.name}")
     target = out / pinned.component / pinned.version / pinned.name
     target.parent.mkdir(parents=True, exist_ok=True)

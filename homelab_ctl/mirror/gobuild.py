@@ -60,10 +60,15 @@ def _retarget_kubernetes(module: Path, version: str) -> None:
     _run(["go", "mod", "tidy"], module, timeout=1800)
 
 
+def download(module: str, version: str, cwd: Path) -> dict[str, str]:
+    """`go mod download -json module@version`: Dir (the unpacked module), Info, Sum, ..."""
+    result = json.loads(_run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd, timeout=900))
+    return {str(k): str(v) for k, v in result.items()}
+
+
 def module_time(module: str, version: str, cwd: Path) -> str:
     """The publication time of module@version as the proxy records it (the build date stamped in)."""
-    out = _run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd, timeout=900)
-    info = json.loads(out).get("Info")
+    info = download(module, version, cwd).get("Info")
     stamp = json.loads(Path(info).read_text()).get("Time", "") if info else ""
     return str(stamp)[:19] + "Z" if stamp else "1970-01-01T00:00:00Z"
 

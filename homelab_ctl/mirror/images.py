@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from homelab_ctl.addons.artifacts import sha256_file
 from homelab_ctl.errors import HomelabError
 from homelab_ctl.lab import podman
 
@@ -48,19 +49,11 @@ class Image:
     def key(self, base_id: str) -> str:
         digest = hashlib.sha256(self.containerfile().encode())
         for dest, source in sorted(self.files.items()):
-            digest.update(f"{dest}\0{_file_sha(source)}\0".encode())
+            digest.update(f"{dest}\0{sha256_file(source)}\0".encode())
         digest.update(json.dumps(self.links, sort_keys=True).encode())
         if self.debian:
             digest.update(base_id.encode())
         return digest.hexdigest()
-
-
-def _file_sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def ensure_base(cache: Path, echo: Echo) -> str:

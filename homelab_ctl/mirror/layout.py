@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from homelab_ctl.addons.artifacts import sha256_file
 
 SUMS = "SHA256SUMS"
 IMAGES_DIR = "images"
@@ -25,14 +26,6 @@ class ImageEntry:
     ref: str  # exactly as kubeadm and the manifests name it
     digest: str  # manifest digest: what `ctr images ls` shows once imported
     file: str  # archive name inside images/
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_sums(directory: Path) -> Path:

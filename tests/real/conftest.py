@@ -7,7 +7,6 @@ Every test here is marked `real`; scripts/check leaves them to scripts/check-rea
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -125,11 +124,3 @@ def kubectl(kubeconfig: Path, *args: str, timeout: float = 120) -> subprocess.Co
     kubectl_bin = os.environ.get("KUBECTL", "kubectl")
     return subprocess.run([kubectl_bin, "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True,
                           timeout=timeout, check=False)
-
-
-def kubectl_json(kubeconfig: Path, *args: str) -> dict[str, object]:
-    proc = kubectl(kubeconfig, *args, "-o", "json")
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
-    assert isinstance(result, dict)
-    return result
