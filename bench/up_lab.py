@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Wall time of a first `homelab-ctl up` and of a no-op second one on a 3+2 lab, with the kubeadm/
-kubelet TEST DOUBLES on the machines and the Kubernetes API TEST DOUBLE (tests/doubles/).
+"""Wall time of a first `homelab-ctl up`, of a no-op second one and of a `--full` one (every playbook
+re-checks every host) on a 3+2 lab, with the kubeadm/kubelet TEST DOUBLES on the machines and the
+Kubernetes API TEST DOUBLE (tests/doubles/). After each run: where the time went (per stage, from the
+cluster's timings.json) and the slowest Ansible tasks.
 
 Usage: .venv/bin/python bench/up_lab.py     (run from the repository root; removes its lab)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -39,14 +42,23 @@ def main() -> None:
                            check=True, capture_output=True, env=ENV)
             subprocess.run([str(BIN / "ansible-playbook"), "-i", f"{tmp}/inv", "tests/doubles/install.yml"],
                            check=True, capture_output=True, cwd=REPO, env=ENV)
-            for label in ("up, first run", "up, no-op second run"):
+            for label, extra in (("up, first run", []), ("up, no-op second run", []), ("up --full", ["--full"])):
                 started = time.monotonic()
                 subprocess.run([str(BIN / "homelab-ctl"), "up", "-f", str(lab.spec_path), "--yes",
                                 "-e", "kube_packages_install=false", "--artifacts", str(REPO / "tests/fixtures/mirror"),
-                                "--api-server", api.url], check=True, capture_output=True, env=ENV)
+                                "--api-server", api.url, *extra], check=True, capture_output=True, env=ENV)
                 print(f"{label:<22} {time.monotonic() - started:6.1f} s", flush=True)
+                breakdown(lab.spec_path.parent / ".homelab-ctl" / lab.name / "timings.json")
         finally:
             machines.down(name)
+
+
+def breakdown(path: Path, tasks: int = 5) -> None:
+    """Per stage: seconds and what it did; for playbook stages, the slowest tasks."""
+    for stage in json.loads(path.read_text())["stages"]:
+        print(f"    {stage['name']:<14} {stage['seconds']:6.1f} s  {stage['detail']}")
+        for task, seconds in stage["tasks"][:tasks]:
+            print(f"        {seconds:6.1f} s  {task}")
 
 
 if __name__ == "__main__":

@@ -99,21 +99,25 @@ def _check_options(artifacts: Path | None, api_server: str | None) -> None:
 @click.option("--api-server", metavar="URL", default=None,
               help="Reach the Kubernetes API here instead of the endpoint in admin.conf (e.g. an SSH tunnel "
                    "when the VIP is not routable from this machine).")
+@click.option("--full", is_flag=True,
+              help="Run every playbook even when nothing drifted since the last converged up.")
 @click.option("--lab", "use_lab", is_flag=True,
               help="No machines yet? Build or reuse the offline mirror, start a local lab (3 control planes + "
                    "1 worker, podman) and bring a real cluster up on it; implies --yes, ignores -f.")
 def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: bool, extra_vars: tuple[str, ...],
-            artifacts: Path | None, api_server: str | None, use_lab: bool) -> None:
+            artifacts: Path | None, api_server: str | None, full: bool, use_lab: bool) -> None:
     """Bring the cluster to the spec: validate -> preflight -> plan -> prepare hosts -> control
     planes -> workers -> Flannel -> wait until every node is Ready.
 
     Safe to run again at any time: nodes already in the cluster are left as they are, a failed or
-    interrupted run continues where it stopped, and on a converged cluster nothing changes.
+    interrupted run continues where it stopped, and on a converged cluster nothing changes. When
+    nothing drifted since the last converged run (same spec, roles, variables and mirror; same
+    files, sysctls, services, packages and images on every host) no playbook runs at all.
     The full Ansible output of each stage goes to .homelab-ctl/<cluster>/logs/.
     """
     from rich.markup import escape
 
-    from homelab_ctl.actions.up import converge
+    from homelab_ctl.actions.up import converge, inputs_digest
     from homelab_ctl.cli.output import print_warnings
     from homelab_ctl.cli.preflight import fail_on_errors, print_report, run_with_progress
     from homelab_ctl.console import err, out
@@ -121,6 +125,7 @@ def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: boo
     from homelab_ctl.plan import make_plan
     from homelab_ctl.spec import load
     from homelab_ctl.spec.summary import summary_lines
+    from homelab_ctl.state import read_converged
 
     # with --lab the mirror directory is made by the build, so only the URL is checked first
     _check_options(None if use_lab else artifacts, api_server)
@@ -138,7 +143,8 @@ def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: boo
     print_report(report, console, quiet=True)
     fail_on_errors(report)
 
-    plan = make_plan(loaded.cluster, report.facts)
+    inputs = inputs_digest(loaded, variables, artifacts)
+    plan = make_plan(loaded.cluster, report.facts, record=read_converged(loaded), inputs=inputs, full=full)
     console.print("[bold]plan[/bold]")
     for line in plan.lines():
         console.print(f"  - {escape(line)}", soft_wrap=True)

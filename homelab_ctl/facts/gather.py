@@ -50,6 +50,7 @@ def facts_from(target: Target, host_key: HostKey, output: probe.RunOutput) -> Ho
         listeners=[x for x in parsed.listeners or [] if x.port in probe.INTERESTING_PORTS],
         modules=parsed.modules or {}, sysctls=parsed.sysctls or {}, kvm=parsed.kvm, virt_flag=parsed.virt_flag,
         versions=parsed.versions or {}, kubelet_conf=parsed.kubelet_conf, admin_conf=parsed.admin_conf,
+        control_plane_complete=parsed.control_plane_complete, drift=parsed.drift or {},
         probe_seconds=round(output.seconds, 3),
     )
     return facts.model_copy(update={"address_interface": facts.interface_of(target.address)})

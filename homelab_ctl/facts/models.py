@@ -81,6 +81,8 @@ class HostFacts(_Model):
     versions: dict[str, str | None] = {}  # containerd, kubelet, kubeadm: None when not installed
     kubelet_conf: bool = False  # /etc/kubernetes/kubelet.conf: joined to a cluster
     admin_conf: bool = False  # /etc/kubernetes/admin.conf: a control plane was initialised here
+    control_plane_complete: bool = False  # the kubeadm roles' marker: init or control plane join finished
+    drift: dict[str, str] = {}  # what the roles manage, as `kind:name -> value` (facts/drift.py)
     probe_seconds: float = 0.0
 
     @property

@@ -21,6 +21,8 @@ SYSCTLS = (
     "net.bridge.bridge-nf-call-ip6tables",
 )
 TOOLS = ("containerd", "kubelet", "kubeadm")
+# Written by the kubeadm roles once kubeadm init or a control plane join succeeded.
+CONTROL_PLANE_MARKER = "/etc/kubernetes/.homelab-control-plane-complete"
 # Ports kubeadm, etcd, the kubelet and the CNIs bind: listeners on others are not kept in the facts.
 INTERESTING_PORTS = frozenset({6443, 2379, 2380, 10250, 10256, 10257, 10259, 8472, 51820, 51821})
 
@@ -114,7 +116,35 @@ for t in containerd kubelet kubeadm; do
   fi
 done
 s member
-for f in /etc/kubernetes/kubelet.conf /etc/kubernetes/admin.conf; do [ -e "$f" ] && echo "$f"; done
+for f in /etc/kubernetes/kubelet.conf /etc/kubernetes/admin.conf /etc/kubernetes/.homelab-control-plane-complete
+do [ -e "$f" ] && echo "$f"; done
+# What the roles manage, for `up` to tell a converged host from a drifted one (facts/drift.py).
+s drift
+$SUDO sh -c '
+for f in /etc/containerd/config.toml /etc/crictl.yaml /etc/systemd/system/containerd.service \
+         /etc/sysctl.d/99-kubernetes.conf /etc/modules-load.d/kubernetes.conf /etc/hosts /etc/hostname \
+         /etc/fstab /etc/chrony/sources.d/homelab-ctl.sources /etc/systemd/timesyncd.conf.d/homelab-ctl.conf \
+         /etc/kubernetes/encryption/config.yaml /var/lib/kubelet/config.yaml /etc/kubernetes/manifests/*.yaml; do
+  case $f in *"*"*) continue ;; esac
+  if [ -e "$f" ]; then set -- $(sha256sum "$f"); echo "file:$f $1"; else echo "file:$f -"; fi
+done' 2>/dev/null
+if [ -r /etc/sysctl.d/99-kubernetes.conf ]; then
+  while IFS='= ' read -r k v; do
+    case $k in ''|'#'*|';'*) continue ;; esac
+    v=$(r "/proc/sys/$(echo "$k" | tr . /)"); printf 'sysctl:%s %s\n' "$k" "${v:--}"
+  done < /etc/sysctl.d/99-kubernetes.conf
+fi
+for u in containerd kubelet chrony systemd-timesyncd; do
+  printf 'service:%s %s %s\n' "$u" "$(systemctl is-active "$u" 2>/dev/null)" "$(systemctl is-enabled "$u" 2>/dev/null)"
+done
+dpkg-query -W -f='package:${Package} ${Version} ${db:Status-Want} ${db:Status-Status}\n' \
+  kubeadm kubelet kubectl kubernetes-cni cri-tools containerd containerd.io runc conntrack socat ipset \
+  iptables ethtool 2>/dev/null
+printf 'swap:active %s\n' "$(($(wc -l < /proc/swaps 2>/dev/null || echo 1) - 1))"
+if command -v ctr >/dev/null 2>&1; then
+  printf 'images:pinned %s\n' "$($SUDO ctr -n k8s.io images ls 2>/dev/null \
+    | awk 'NR > 1 && /io.cri-containerd.pinned=pinned/ {print $1, $3}' | sort | sha256sum | cut -c1-16)"
+fi
 s end
 """
 
@@ -200,6 +230,8 @@ class Parsed:
     versions: dict[str, str | None] | None = None
     kubelet_conf: bool = False
     admin_conf: bool = False
+    control_plane_complete: bool = False
+    drift: dict[str, str] | None = None
     complete: bool = False  # the script reached its end
 
 
@@ -242,6 +274,8 @@ def parse(text: str) -> Parsed:
     member = {line.strip() for line in sec.get("member", [])}
     p.kubelet_conf = "/etc/kubernetes/kubelet.conf" in member
     p.admin_conf = "/etc/kubernetes/admin.conf" in member
+    p.control_plane_complete = CONTROL_PLANE_MARKER in member
+    p.drift = parse_drift(sec.get("drift", []))
     return p
 
 
@@ -413,4 +447,14 @@ def parse_versions(lines: Iterable[str]) -> dict[str, str | None]:
         # "containerd containerd.io 1.7.22 7f7fdf5f..." / "Kubernetes v1.31.1" / "v1.31.1"
         m = _VERSION.search(text.split(" ", 1)[1] if name == "containerd" and " " in text else text)
         out[name] = m.group(1) if m else "unknown"
+    return out
+
+
+def parse_drift(lines: Iterable[str]) -> dict[str, str]:
+    """`kind:name value` lines -> {kind:name: value}; a repeated key keeps its first value."""
+    out: dict[str, str] = {}
+    for line in lines:
+        key, _, value = line.strip().partition(" ")
+        if ":" in key and key not in out:
+            out[key] = " ".join(value.split()) or "-"
     return out

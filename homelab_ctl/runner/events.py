@@ -66,6 +66,7 @@ class Tracker:
         self.play = ""
         self.last_lines: deque[str] = deque(maxlen=5)
         self._error: list[str] = []  # Ansible's first error outside any task (syntax, inventory)
+        self._task_seconds: dict[str, float] = {}  # task -> its longest run on any host
 
     # -- feeding
     def feed(self, event: Mapping[str, Any]) -> Failure | None:
@@ -82,6 +83,8 @@ class Tracker:
             if first or where:
                 self._error.append(line)
         with self._lock:
+            if kind in ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"):
+                self._time(data)
             if kind == "playbook_on_play_start":
                 self.play = self._redact(str(data.get("name") or data.get("play") or ""))
             elif kind == "runner_on_start":
@@ -103,6 +106,19 @@ class Tracker:
             elif kind == "playbook_on_stats":
                 self._final = self._stats(data)
         return None
+
+    def _time(self, data: Mapping[str, Any]) -> None:
+        # ansible-runner's callback adds the task's duration on this host (seconds)
+        seconds = data.get("duration")
+        if isinstance(seconds, int | float):
+            task = self._task(data)
+            self._task_seconds[task] = max(self._task_seconds.get(task, 0.0), float(seconds))
+
+    def slowest_tasks(self, count: int = 10) -> list[tuple[str, float]]:
+        """The tasks that took longest (on their slowest host), longest first."""
+        with self._lock:
+            ranked = sorted(self._task_seconds.items(), key=lambda item: -item[1])
+        return [(task, round(seconds, 2)) for task, seconds in ranked[:count]]
 
     def _task(self, data: Mapping[str, Any]) -> str:
         return self._redact(str(data.get("task") or data.get("task_action") or ""))

@@ -39,6 +39,7 @@ class PlaybookResult:
     elapsed: float
     hosts: dict[str, HostStats] = field(default_factory=dict)
     failure: Failure | None = None
+    slowest_tasks: list[tuple[str, float]] = field(default_factory=list)  # (task, seconds), longest first
 
     @property
     def ok(self) -> bool:

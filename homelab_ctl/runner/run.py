@@ -62,6 +62,13 @@ def ansible_env(paths: AnsiblePaths, extra: Mapping[str, str] | None = None) -> 
     return env
 
 
+def _facts_cache_env(directory: Path | None) -> dict[str, str]:
+    if directory is None:
+        return {}
+    return {"ANSIBLE_GATHERING": "smart", "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(directory), "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "0"}
+
+
 @contextmanager
 def _ctrl_c_requests_cancel() -> Iterator[threading.Event]:
     """While the playbook runs, the first Ctrl-C sets the returned flag; a second one interrupts."""
@@ -123,10 +130,14 @@ def run_playbook(
     env: Mapping[str, str] | None = None,
     console: Console | None = None,
     ansible: AnsiblePaths | None = None,
+    facts_cache: Path | None = None,
 ) -> PlaybookResult:
     """Run `playbook` (a name under playbooks/, or an absolute path) against the rendered inventory
     directory. Returns the result when the playbook succeeds; raises PlaybookStageFailed naming the
-    host, task and log file when it fails, and KeyboardInterrupt after a clean cancel on Ctrl-C."""
+    host, task and log file when it fails, and KeyboardInterrupt after a clean cancel on Ctrl-C.
+
+    facts_cache: a directory where the facts gathered by one playbook are kept for the next ones
+    (gathering "smart": each host's facts are gathered once per directory)."""
     import ansible_runner
     from rich.live import Live
 
@@ -183,7 +194,7 @@ def run_playbook(
                 project_dir=str(book.parent),
                 playbook=str(book),
                 inventory=str(inventory.resolve()),
-                envvars=ansible_env(paths, env),
+                envvars=ansible_env(paths, {**_facts_cache_env(facts_cache), **(env or {})}),
                 extravars=dict(extravars or {}),
                 limit=limit,
                 forks=forks,
@@ -200,8 +211,11 @@ def run_playbook(
         status = "canceled" if cancel.requested.is_set() else str(runner.status)
         logfile.write(f"# finished {datetime.now().isoformat(timespec='seconds')}: status={status} rc={rc} "
                       f"elapsed={took:.1f}s")
+        slowest = tracker.slowest_tasks()
+        logfile.write("# slowest tasks (seconds on the slowest host):\n"
+                      + "\n".join(f"#   {seconds:7.2f}  {task}" for task, seconds in slowest))
 
-    result = PlaybookResult(stage, book, status, rc, path, took, tracker.recap(), tracker.first_failure())
+    result = PlaybookResult(stage, book, status, rc, path, took, tracker.recap(), tracker.first_failure(), slowest)
     if status == "canceled":
         console.print(f"{stage}: cancelled; log: {path}", soft_wrap=True, markup=False, highlight=False)
         raise KeyboardInterrupt

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,11 +66,14 @@ def _fingerprints(lab: Lab, machine: str) -> set[str]:
     return {json.loads(line)["sha256"] for line in text.splitlines() if line.strip()}
 
 
-def _up(spec: Path, api: KubeApiDouble, *extra: str) -> subprocess.CompletedProcess[str]:
+def _up(spec: Path, api: KubeApiDouble, *extra: str, mirror: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """up with the doubles copied in place (default) or, given a mirror with the fake packages,
+    installed and held by the kube_packages role from it."""
     env = {**os.environ, "COLUMNS": "160", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    source = ["--artifacts", str(mirror)] if mirror else ["-e", "kube_packages_install=false", "--artifacts",
+                                                          str(MIRROR)]
     return subprocess.run(
-        [str(BIN / "homelab-ctl"), "up", "-f", str(spec), "--yes", "-e", "kube_packages_install=false",
-         "--artifacts", str(MIRROR), "--api-server", api.url, *extra],
+        [str(BIN / "homelab-ctl"), "up", "-f", str(spec), "--yes", *source, "--api-server", api.url, *extra],
         capture_output=True, text=True, env=env, check=False, timeout=1500)
 
 
@@ -142,6 +146,7 @@ def test_up_builds_the_cluster_then_changes_nothing_then_joins_a_new_worker(
     second = _up(partial, api)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
     assert "nothing to do: the cluster already matches the spec" in second.stdout
+    assert second.stdout.count("skipped: nothing drifted") == 3, second.stdout[-3000:]
     after = {m: [c["argv"][1] for c in _calls(lab5, m)[before[m]:]] for m in before}
     assert all(not {"init", "join", "token"} & set(argv) for argv in after.values()), after
 
@@ -156,7 +161,7 @@ def _start_up(spec: Path, api: KubeApiDouble) -> subprocess.Popen[str]:
     env = {**os.environ, "COLUMNS": "160", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.Popen(
         [str(BIN / "homelab-ctl"), "up", "-f", str(spec), "--yes", "-e", "kube_packages_install=false",
-         "--artifacts", str(MIRROR), "--api-server", api.url],
+         "--artifacts", str(MIRROR), "--api-server", api.url, "--full"],  # --full: the stages run
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -206,3 +211,60 @@ def test_machine_lost_mid_run_and_ctrl_c_then_up_converges(
     again = _up(full, api)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
     assert _subcommands(lab5, "cp1").count("init") == 1
+
+
+@pytest.fixture(scope="module")
+def package_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture mirror plus the fake Kubernetes packages (tests/doubles/fake_debs.py): with it the
+    kube_packages role installs and holds the packages, so that a removed hold is drift."""
+    directory = tmp_path_factory.mktemp("package-mirror")
+    shutil.copytree(MIRROR, directory, dirs_exist_ok=True)
+    subprocess.run([sys.executable, str(REPO / "tests" / "doubles" / "fake_debs.py"), "mirror", str(directory),
+                    "--version", "1.36.3"], check=True, capture_output=True)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def converged(lab5: Lab, api: KubeApiDouble, specs: tuple[Path, Path], package_mirror: Path) -> Path:
+    """The full spec converged from the package mirror; a second up runs no playbook at all."""
+    _, full = specs
+    first = _up(full, api, mirror=package_mirror)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    assert "re-check every host" in first.stdout  # another mirror: the inputs changed
+    again = _up(full, api, mirror=package_mirror)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    assert "nothing to do: the cluster already matches the spec" in again.stdout
+    assert again.stdout.count("skipped: nothing drifted") == 3, again.stdout[-3000:]
+    return full
+
+
+# (what, machine, how to cause it, the plan's words, the owning stage, a check that it was put back)
+DRIFTS = [
+    ("sysctl", "w1", "sysctl -w net.ipv4.ip_forward=0", "sysctl net.ipv4.ip_forward: 0 (was 1)", "prepare",
+     "test $(cat /proc/sys/net/ipv4/ip_forward) = 1"),
+    ("containerd-stopped", "cp2", "systemctl stop containerd", "service containerd: inactive", "prepare",
+     "systemctl is-active --quiet containerd"),
+    ("hold-removed", "w2", "apt-mark unhold kubelet", "package kubelet: 1.36.3-1.1 install installed", "workers",
+     "apt-mark showhold | grep -qx kubelet"),
+    ("containerd-config", "cp1", "echo '# edited by hand' >> /etc/containerd/config.toml",
+     "/etc/containerd/config.toml changed", "prepare", "! grep -q 'edited by hand' /etc/containerd/config.toml"),
+    ("kube-vip-manifest", "cp3", "rm /etc/kubernetes/manifests/kube-vip.yaml",
+     "/etc/kubernetes/manifests/kube-vip.yaml missing", "control-plane",
+     "test -s /etc/kubernetes/manifests/kube-vip.yaml"),
+]
+
+
+@pytest.mark.parametrize(("what", "machine", "cause", "said", "stage", "fixed"), DRIFTS, ids=[d[0] for d in DRIFTS])
+def test_no_op_up_notices_and_puts_back_drift(lab5: Lab, api: KubeApiDouble, converged: Path, package_mirror: Path,
+                                              what: str, machine: str, cause: str, said: str, stage: str,
+                                              fixed: str) -> None:
+    _exec(lab5, machine, "sh", "-c", cause)
+    run = _up(converged, api, mirror=package_mirror)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    lines = [line for line in run.stdout.splitlines() if f"drift on {lab5.machine(machine).name}: " in line]
+    assert len(lines) == 1 and said in lines[0], run.stdout[-3000:]
+    skipped = {line.split()[0] for line in run.stdout.splitlines() if "skipped: nothing drifted" in line}
+    assert skipped == {"prepare", "control-plane", "workers"} - {stage}, run.stdout[-3000:]
+    _exec(lab5, machine, "sh", "-c", fixed)  # raises when the check fails
+    again = _up(converged, api, mirror=package_mirror)
+    assert "nothing to do: the cluster already matches the spec" in again.stdout, again.stdout[-3000:]

@@ -118,7 +118,30 @@ def test_script_runs_locally_with_posix_sh() -> None:
     p = probe.parse(result.stdout)
     assert p.complete and p.os_id and p.cpus and p.memory_mb and p.interfaces
     names = set(probe.sections(result.stdout))
-    assert {"clock", "os", "links", "listen", "modules", "sysctl", "kvm", "versions", "member", "end"} <= names
+    assert {"clock", "os", "links", "listen", "modules", "sysctl", "kvm", "versions", "member", "drift",
+            "end"} <= names
+    assert p.drift is not None
+    hosts = p.drift["file:/etc/hosts"]
+    assert len(hosts) == 64 and hosts == subprocess.run(["sha256sum", "/etc/hosts"], capture_output=True, text=True,
+                                                        check=True).stdout.split()[0]
+    assert p.drift["file:/etc/containerd/config.toml" if Path("/etc/containerd/config.toml").exists() else
+                   "file:/etc/kubernetes/encryption/config.yaml"] != ""
+    assert p.drift["swap:active"].isdigit()
+    assert {"service:containerd", "service:kubelet"} <= set(p.drift)
+
+
+def test_drift_section_parse() -> None:
+    text = (f"{probe.MARK} member\n/etc/kubernetes/kubelet.conf\n{probe.CONTROL_PLANE_MARKER}\n"
+            f"{probe.MARK} drift\n"
+            "file:/etc/containerd/config.toml 0f3a\nfile:/etc/kubernetes/manifests/kube-vip.yaml -\n"
+            "sysctl:net.ipv4.ip_forward 1\nservice:containerd active  enabled\n"
+            "package:kubelet 1.36.3-1.1 hold installed\nnot-a-key\nfile:/etc/hosts first\nfile:/etc/hosts again\n"
+            f"{probe.MARK} end\n")
+    p = probe.parse(text)
+    assert p.kubelet_conf and p.control_plane_complete and not p.admin_conf
+    assert p.drift == {"file:/etc/containerd/config.toml": "0f3a", "file:/etc/kubernetes/manifests/kube-vip.yaml": "-",
+                       "sysctl:net.ipv4.ip_forward": "1", "service:containerd": "active enabled",
+                       "package:kubelet": "1.36.3-1.1 hold installed", "file:/etc/hosts": "first"}
 
 
 @pytest.mark.skipif(shutil.which("checkbashisms") is None and shutil.which("dash") is None,

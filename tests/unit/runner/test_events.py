@@ -59,3 +59,14 @@ def test_everything_kept_is_redacted() -> None:
     assert f is not None and f.task == f"Join {MASK}" and f.message == f"bad {MASK}"
     t.feed({"event": "verbose", "stdout": "[ERROR]: s3cr3t-token is wrong\r\nOrigin: x.yml:1:1"})
     assert t.error_detail() == f"[ERROR]: {MASK} is wrong Origin: x.yml:1:1"
+
+
+def test_slowest_tasks_take_each_tasks_slowest_host() -> None:
+    t = Tracker(Redactor(["s3cr3t"]))
+    t.feed(ev("runner_on_ok", host="cp1", task="Apt | install", duration=4.0))
+    t.feed(ev("runner_on_ok", host="cp2", task="Apt | install", duration=6.5))
+    t.feed(ev("runner_on_skipped", host="cp1", task="Skip me", duration=0.01))
+    t.feed(ev("runner_on_failed", host="w1", task="Token s3cr3t", duration=2.0, ignore_errors=True))
+    t.feed(ev("runner_on_start", host="cp1", task="Started, never ended"))
+    assert t.slowest_tasks() == [("Apt | install", 6.5), (f"Token {MASK}", 2.0), ("Skip me", 0.01)]
+    assert t.slowest_tasks(1) == [("Apt | install", 6.5)]

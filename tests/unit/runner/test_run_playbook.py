@@ -86,6 +86,9 @@ def test_passing_playbook_counts_and_second_run_changes_nothing(
     assert "hello from group_vars" in log  # the role ran and read group_vars of the inventory directory
     assert "TASK [Test | Write a file]" in log and "PLAY RECAP" in log and "\r" not in log
     assert "status=successful rc=0" in log
+    assert {task for task, _ in first.slowest_tasks} == {"Greet | Say hello", "Test | Write a file", "Test | Skipped"}
+    assert all(seconds >= 0 for _, seconds in first.slowest_tasks)
+    assert "# slowest tasks" in log and "Test | Write a file" in log.split("# slowest tasks")[1]
     assert "prepare: ok in" in buffer.getvalue() and "1 changed" in buffer.getvalue()
 
     second = run_playbook(name, inventory, stage="prepare", state_dir=tmp_path / "state", console=out,
