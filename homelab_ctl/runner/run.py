@@ -63,10 +63,9 @@ def ansible_env(paths: AnsiblePaths, extra: Mapping[str, str] | None = None) -> 
 
 
 def _facts_cache_env(directory: Path | None) -> dict[str, str]:
-    if directory is None:
-        return {}
-    return {"ANSIBLE_GATHERING": "smart", "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
-            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(directory), "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "0"}
+    # the directory itself goes to ansible-runner (fact_cache), which sets the cache plugin's
+    # connection over any environment variable
+    return {} if directory is None else {"ANSIBLE_GATHERING": "smart", "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "0"}
 
 
 @contextmanager
@@ -198,6 +197,8 @@ def run_playbook(
                 extravars=dict(extravars or {}),
                 limit=limit,
                 forks=forks,
+                # absolute: ansible-runner joins it to its artifact directory
+                **({"fact_cache": str(facts_cache.absolute()), "fact_cache_type": "jsonfile"} if facts_cache else {}),
                 verbosity=verbosity or None,
                 cmdline=shlex.join(cmdline) if cmdline else None,
                 settings={"pexpect_timeout": _POLL_SECONDS},

@@ -228,3 +228,15 @@ def test_ctrl_c_cancels_the_playbook_and_raises_keyboard_interrupt(
     assert _processes_with(f"sleep {marker}") == []  # the whole playbook process group was killed
     (log,) = (state / "logs").glob("*-slow.log")
     assert "status=canceled" in log.read_text()
+
+
+def test_facts_are_gathered_once_per_cache_directory(tmp_path: Path, ansible: AnsiblePaths, inventory: Path) -> None:
+    (ansible.playbooks / "facts.yml").write_text(
+        "- name: Test play\n  hosts: all\n  gather_facts: true\n  tasks:\n"
+        "    - name: Test | Use a fact\n      ansible.builtin.debug:\n        msg: \"{{ ansible_facts.hostname }}\"\n")
+    out, _ = console()
+    runs = [run_playbook("facts.yml", inventory, stage=f"s{i}", state_dir=tmp_path / "state", console=out,
+                         ansible=ansible, facts_cache=tmp_path / "facts") for i in (1, 2)]
+    tasks = [{task for task, _ in run.slowest_tasks} for run in runs]
+    assert tasks == [{"Gathering Facts", "Test | Use a fact"}, {"Test | Use a fact"}]
+    assert [p.name for p in (tmp_path / "facts").iterdir()]  # kept where it was asked to be
