@@ -9,7 +9,6 @@ Usage: .venv/bin/python bench/up_lab.py     (run from the repository root; remov
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.timings import breakdown, timings_file  # noqa: E402
 from homelab_ctl.lab import image, machines  # noqa: E402
 from tests.doubles.apiserver import node, pod, serve  # noqa: E402
 
@@ -48,17 +48,9 @@ def main() -> None:
                                 "-e", "kube_packages_install=false", "--artifacts", str(REPO / "tests/fixtures/mirror"),
                                 "--api-server", api.url, *extra], check=True, capture_output=True, env=ENV)
                 print(f"{label:<22} {time.monotonic() - started:6.1f} s", flush=True)
-                breakdown(lab.spec_path.parent / ".homelab-ctl" / lab.name / "timings.json")
+                breakdown(timings_file(lab.spec_path, lab.name))
         finally:
             machines.down(name)
-
-
-def breakdown(path: Path, tasks: int = 5) -> None:
-    """Per stage: seconds and what it did; for playbook stages, the slowest tasks."""
-    for stage in json.loads(path.read_text())["stages"]:
-        print(f"    {stage['name']:<14} {stage['seconds']:6.1f} s  {stage['detail']}")
-        for task, seconds in stage["tasks"][:tasks]:
-            print(f"        {seconds:6.1f} s  {task}")
 
 
 if __name__ == "__main__":
