@@ -68,7 +68,6 @@ def inputs_digest(loaded: Loaded, extra_vars: Mapping[str, Any] | None, artifact
     rendered inventory, the variables, the roles and playbooks, the mirror's checksums, this version.
     Changes nothing (no key is generated)."""
     import hashlib
-    import json
 
     from homelab_ctl import __version__
     from homelab_ctl.addons import artifacts as artifact_store
