@@ -189,9 +189,10 @@ def down(name: str, keep_dir: bool = False, echo: Echo = _quiet) -> bool:
 
 
 def stop(lab: Lab, machine: str | Machine, timeout: int = 10) -> Machine:
-    """Shut one VM down (ACPI, then kill after timeout; 0: kill at once, like pulling the plug)."""
+    """Shut one VM down (ACPI, then kill; 0: kill at once, like pulling the plug). A clean shutdown
+    under software emulation takes longer than a container's: it gets at least a minute."""
     target = lab.machine(machine.name if isinstance(machine, Machine) else machine)
-    qemu.stop(_config_of(lab, target), timeout)
+    qemu.stop(_config_of(lab, target), max(timeout, 60) if timeout > 0 else 0)
     return replace(target, state=_state(lab, target))
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from homelab_ctl.lab import drivers, vm, vmimage, vmnet
+from homelab_ctl.errors import LabError
+from homelab_ctl.lab import drivers, qemu, vm, vmimage, vmnet
 from homelab_ctl.lab.model import bridge_name
 from homelab_ctl.spec import load
 from tests.integration.conftest import unique_name
@@ -96,3 +97,22 @@ def test_two_vm_lab_ansible_ping_and_down_leaves_nothing(tmp_path: Path) -> None
     assert sorted(p.name for p in vmimage.current().directory.iterdir()) == ["base.qcow2", "initrd.img", "vmlinuz"]
     again = run(EXE, "lab", "down", "--name", name)
     assert (again.returncode, again.stdout.strip()) == (0, f"no lab named {name}: nothing to remove")
+
+
+def test_failed_up_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure after the disks, taps and bridge exist (here: qemu refusing to start) undoes them."""
+
+    def broken(config: qemu.VmConfig, fw_cfg_name: str) -> int:
+        assert config.disk.is_file() and vmnet.exists(config.tap)
+        raise LabError("injected failure")
+
+    monkeypatch.setattr(qemu, "start", broken)
+    name, directory = unique_name("vmt"), tmp_path / "lab"
+    try:
+        with pytest.raises(LabError, match="injected failure"):
+            vm.up(name, 1, 1, directory)
+        assert not directory.exists()
+        assert vmnet.devices_with_prefix(bridge_name(name)) == []
+        assert not vm.exists(name) and drivers.recorded(name) is None
+    finally:
+        vm.down(name)
