@@ -44,6 +44,7 @@ class VmConfig:
     swap: Path
     config: Path  # JSON read by the guest at first boot through fw_cfg
     machine_dir: Path
+    api_port: int = 0  # control planes: the Kubernetes API (6443) forwarded to 127.0.0.1:api_port
 
     @property
     def pidfile(self) -> Path:
@@ -59,8 +60,9 @@ class VmConfig:
 
 
 def command(vm: VmConfig, fw_cfg_name: str) -> list[str]:
-    """qemu's arguments. Two NICs: user networking restricted to the SSH port forward on 127.0.0.1
-    (the guest reaches nothing through it), and a tap on the lab's bridge (the lab network)."""
+    """qemu's arguments. Two NICs: user networking restricted to the port forwards on 127.0.0.1
+    (SSH, and the API on control planes; the guest reaches nothing through it), and a tap on the
+    lab's bridge (the lab network)."""
     if vm.accel not in ACCELS:
         raise ValueError(f"accel {vm.accel}")
     cpu = "host" if vm.accel == "kvm" else "max"
@@ -75,7 +77,8 @@ def command(vm: VmConfig, fw_cfg_name: str) -> list[str]:
         "-append", "root=/dev/vda rw console=ttyS0 panic=10",
         "-drive", f"file={vm.disk},if=virtio,format=qcow2,discard=unmap",
         "-drive", f"file={vm.swap},if=virtio,format=raw",
-        "-netdev", f"user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:{vm.ssh_port}-{MGMT_GUEST_IP}:22",
+        "-netdev", f"user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:{vm.ssh_port}-{MGMT_GUEST_IP}:22"
+                   + (f",hostfwd=tcp:127.0.0.1:{vm.api_port}-{MGMT_GUEST_IP}:6443" if vm.api_port else ""),
         "-device", f"virtio-net-pci,netdev=mgmt,mac={vm.mgmt_mac}",
         "-netdev", f"tap,id=lab,ifname={vm.tap},script=no,downscript=no",
         "-device", f"virtio-net-pci,netdev=lab,mac={vm.lab_mac}",

@@ -85,13 +85,14 @@ def guest_config(lab: Lab, machine: Machine, authorized_key: str, host_key: str,
     }
 
 
-def vm_config(lab: Lab, machine: Machine, accel: str, memory_mib: int, image: vmimage.VmImage) -> qemu.VmConfig:
+def vm_config(lab: Lab, machine: Machine, accel: str, memory_mib: int, image: vmimage.VmImage,
+              api_port: int = 0) -> qemu.VmConfig:
     folder = machine_dir(lab.directory, machine.name)
     return qemu.VmConfig(
         name=machine.name, accel=accel, memory_mib=memory_mib, cpus=CPUS, ssh_port=machine.ssh_port,
         mgmt_mac=mgmt_mac(machine), lab_mac=mac_for(machine.ip), tap=tap_name(lab.name, machine),
         kernel=image.kernel, initrd=image.initrd, disk=folder / "disk.qcow2", swap=folder / "swap.img",
-        config=folder / "config.json", machine_dir=folder,
+        config=folder / "config.json", machine_dir=folder, api_port=api_port,
     )
 
 
@@ -99,13 +100,14 @@ def machine_dir(directory: Path, machine: str) -> Path:
     return directory / "vms" / machine
 
 
-def state_data(lab: Lab, accel: str, memory_mib: int, image: vmimage.VmImage,
+def state_data(lab: Lab, accel: str, memory_mib: int, image: vmimage.VmImage, api_ports: dict[str, int],
                boot_seconds: dict[str, float] | None = None) -> dict[str, Any]:
     return {
         "driver": "vm", "name": lab.name, "subnet": lab.subnet, "vip": lab.vip, "bridge": bridge_name(lab.name),
         "accel": accel, "memory_mib": memory_mib, "image": str(image.directory),
         "machines": [{"name": m.name, "role": m.role, "ip": m.ip, "ssh_port": m.ssh_port,
-                      "boot_seconds": (boot_seconds or {}).get(m.name)} for m in lab.machines],
+                      "api_port": api_ports.get(m.name, 0), "boot_seconds": (boot_seconds or {}).get(m.name)}
+                     for m in lab.machines],
     }
 
 
@@ -143,16 +145,21 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
         prepare_directory(directory, name)
         ssh.generate_key(lab.key_path, lab.public_key_path, f"homelab-ctl-lab-{name}")
         lab = replace(lab, machines=tuple(replace(m, ssh_port=qemu.free_port()) for m in lab.machines))
+        api_ports = {m.name: qemu.free_port() for m in lab.control_planes}
         vmnet.create_bridge(lab.network)
         known_hosts = [_create_machine(lab, m, accel, memory_mib, image) for m in lab.machines]
         lab.known_hosts_path.write_text("".join(known_hosts))
-        _save(lab, state_data(lab, accel, memory_mib, image))
+        _save(lab, state_data(lab, accel, memory_mib, image, api_ports))
         echo(f"booting {len(lab.machines)} VMs ({accel}, {memory_mib} MiB, {CPUS} CPUs each): waiting for SSH")
         boots = parallel(lambda m: _boot(lab, m, accel, memory_mib, image), lab.machines)
         seconds = dict(zip((m.name for m in lab.machines), boots, strict=True))
-        _save(lab, state_data(lab, accel, memory_mib, image, seconds))
+        _save(lab, state_data(lab, accel, memory_mib, image, api_ports, seconds))
         for m in lab.machines:
             echo(f"{m.name}: booted in {seconds[m.name]:.0f} s, qemu RSS {_rss(lab, m)} MiB")
+        first = lab.control_planes[0].name
+        echo(f"Kubernetes API of {first} on 127.0.0.1:{api_ports[first]} (the lab network is not routed from "
+             f"here): homelab-ctl up --api-server https://127.0.0.1:{api_ports[first]} "
+             "-e 'kubeadm_init_extra_cert_sans=[\"127.0.0.1\"]'")
         specfile.write(lab, mirror)
         return get(name)
     except BaseException:
@@ -264,6 +271,11 @@ def _create_machine(lab: Lab, machine: Machine, accel: str, memory_mib: int, ima
     return "\n".join(ssh.known_hosts_lines(ssh.HOST, machine.ssh_port, host_key_pub.read_text())) + "\n"
 
 
+def _api_port(lab: Lab, machine: Machine) -> int:
+    data = json.loads((lab.directory / STATE).read_text(encoding="utf-8"))
+    return next((int(m.get("api_port") or 0) for m in data["machines"] if m["name"] == machine.name), 0)
+
+
 def _config_of(lab: Lab, machine: Machine) -> qemu.VmConfig:
     """Enough of a VM's config to find and stop its process (accel and image do not matter)."""
     return vm_config(lab, machine, "tcg", MEMORY_MIB, vmimage.current())
@@ -281,7 +293,7 @@ def _rss(lab: Lab, machine: Machine) -> int:
 def _boot(lab: Lab, machine: Machine, accel: str, memory_mib: int, image: vmimage.VmImage,
           timeout: float = BOOT_TIMEOUT) -> float:
     """Start the VM; seconds until it answered SSH with its recorded host key."""
-    vm = vm_config(lab, machine, accel, memory_mib, image)
+    vm = vm_config(lab, machine, accel, memory_mib, image, _api_port(lab, machine))
     started = time.monotonic()
     qemu.start(vm, vmimage.CONFIG_FW_CFG)
     deadline = started + timeout

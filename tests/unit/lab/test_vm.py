@@ -69,6 +69,12 @@ def test_qemu_command_networks_and_files(lab: Lab) -> None:
     assert drives[1] == f"file={config.machine_dir / 'swap.img'},if=virtio,format=raw"
 
 
+def test_qemu_command_forwards_the_api_of_a_control_plane(lab: Lab) -> None:
+    config = vm.vm_config(lab, lab.machines[0], "tcg", 2048, vmimage.VmImage(Path("/img")), api_port=41000)
+    assert _option(qemu.command(config, "opt/x"), "-netdev")[0] == (
+        "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:40000-10.0.2.15:22,hostfwd=tcp:127.0.0.1:41000-10.0.2.15:6443")
+
+
 def test_qemu_command_refuses_an_unknown_accelerator(lab: Lab) -> None:
     with pytest.raises(ValueError):
         qemu.command(_config(lab, "hvf"), "opt/x")
@@ -159,9 +165,11 @@ def test_guest_config(lab: Lab) -> None:
 
 def test_state_round_trip(lab: Lab) -> None:
     image = vmimage.VmImage(Path("/img"))
-    data = json.loads(json.dumps(vm.state_data(lab, "tcg", 2048, image, {lab.machines[0].name: 70.5})))
+    data = json.loads(json.dumps(vm.state_data(lab, "tcg", 2048, image, {lab.machines[0].name: 6443},
+                                               {lab.machines[0].name: 70.5})))
     assert vm.lab_from_state(data, lab.directory) == lab
     assert data["machines"][0]["boot_seconds"] == 70.5 and data["bridge"] == lab.network
+    assert [m["api_port"] for m in data["machines"]] == [6443, 0, 0, 0, 0]
 
 
 def test_vm_pool_is_not_podmans() -> None:
