@@ -20,7 +20,7 @@ from homelab_ctl.errors import LabError
 from homelab_ctl.lab import image, paths, podman
 
 # Bump when the content changes: a new revision is built next to (never over) the old one.
-REVISION = "1"
+REVISION = "2"
 VM_PACKAGES = ("linux-image-amd64", "udev", "kmod", "apt-utils")
 # What the roles apt-install (preinstall's packages, NFS client and chrony; containerd's distro
 # packages). A unit test keeps this in step with the roles' defaults.
@@ -64,9 +64,11 @@ RemainAfterExit=yes
 WantedBy=multi-user.target
 """
 # vdb is the VM's swap disk (mkswap'd by the host): on at boot until the preinstall role comments it out.
+# Under software emulation on a loaded host udev can take longer than systemd's 90 s for the device:
+# the swap unit then fails and the VM boots without swap.
 _FSTAB = """\
 /dev/vda / ext4 rw,errors=remount-ro 0 1
-/dev/vdb none swap sw 0 0
+/dev/vdb none swap sw,x-systemd.device-timeout=10min 0 0
 """
 
 
