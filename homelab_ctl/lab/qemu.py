@@ -48,15 +48,23 @@ class VmConfig:
 
     @property
     def pidfile(self) -> Path:
-        return self.machine_dir / "qemu.pid"
+        return pidfile(self.machine_dir)
 
     @property
     def qmp(self) -> Path:
-        return self.machine_dir / "qmp.sock"
+        return qmp_socket(self.machine_dir)
 
     @property
     def serial_log(self) -> Path:
         return self.machine_dir / "serial.log"
+
+
+def pidfile(machine_dir: Path) -> Path:
+    return machine_dir / "qemu.pid"
+
+
+def qmp_socket(machine_dir: Path) -> Path:
+    return machine_dir / "qmp.sock"
 
 
 def command(vm: VmConfig, fw_cfg_name: str) -> list[str]:
@@ -139,20 +147,21 @@ def start(vm: VmConfig, fw_cfg_name: str) -> int:
     if proc.returncode != 0:
         lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
         raise LabError(f"qemu did not start {vm.name}: {lines[-1] if lines else f'exit {proc.returncode}'}")
-    pid = pid_of(vm)
+    pid = pid_of(vm.machine_dir)
     if pid is None:
         raise LabError(f"qemu started {vm.name} but wrote no pidfile {vm.pidfile}")
     return pid
 
 
-def pid_of(vm: VmConfig) -> int | None:
-    """The pid of this VM's qemu when it runs (a reused pid of another program is not it)."""
+def pid_of(machine_dir: Path) -> int | None:
+    """The pid of the qemu running the VM of machine_dir (a reused pid of another program is not it)."""
+    path = pidfile(machine_dir)
     try:
-        pid = int(vm.pidfile.read_text().strip())
+        pid = int(path.read_text().strip())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    return pid if str(vm.pidfile).encode() in cmdline else None
+    return pid if str(path).encode() in cmdline else None
 
 
 def rss_mib(pid: int) -> int:
@@ -166,11 +175,11 @@ def rss_mib(pid: int) -> int:
     return 0
 
 
-def powerdown(vm: VmConfig) -> None:
+def powerdown(machine_dir: Path) -> None:
     """ACPI power button through QMP: the guest shuts down cleanly."""
     with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)
-        sock.connect(str(vm.qmp))
+        sock.connect(str(qmp_socket(machine_dir)))
         reader = sock.makefile("r")
         reader.readline()  # greeting
         for cmd in ("qmp_capabilities", "system_powerdown"):
@@ -178,24 +187,24 @@ def powerdown(vm: VmConfig) -> None:
             reader.readline()
 
 
-def stop(vm: VmConfig, timeout: float) -> None:
+def stop(machine_dir: Path, timeout: float) -> None:
     """Shut the VM down (timeout 0: kill it at once, like pulling the plug) and wait for qemu to go."""
-    pid = pid_of(vm)
+    pid = pid_of(machine_dir)
     if pid is None:
         return
     if timeout > 0:
-        powerdown(vm)
+        powerdown(machine_dir)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and pid_of(vm) is not None:
+        while time.monotonic() < deadline and pid_of(machine_dir) is not None:
             time.sleep(0.5)
-    if pid_of(vm) is not None:
+    if pid_of(machine_dir) is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and pid_of(vm) is not None:  # a zombie has no cmdline
+        while time.monotonic() < deadline and pid_of(machine_dir) is not None:  # a zombie has no cmdline
             time.sleep(0.1)
-    vm.pidfile.unlink(missing_ok=True)
-    vm.qmp.unlink(missing_ok=True)
+    pidfile(machine_dir).unlink(missing_ok=True)
+    qmp_socket(machine_dir).unlink(missing_ok=True)
 
 
 def free_port() -> int:

@@ -199,7 +199,7 @@ def stop(lab: Lab, machine: str | Machine, timeout: int = 10) -> Machine:
     """Shut one VM down (ACPI, then kill; 0: kill at once, like pulling the plug). A clean shutdown
     under software emulation takes longer than a container's: it gets at least a minute."""
     target = lab.machine(machine.name if isinstance(machine, Machine) else machine)
-    qemu.stop(_config_of(lab, target), max(timeout, 60) if timeout > 0 else 0)
+    qemu.stop(machine_dir(lab.directory, target.name), max(timeout, 60) if timeout > 0 else 0)
     return replace(target, state=_state(lab, target))
 
 
@@ -276,17 +276,12 @@ def _api_port(lab: Lab, machine: Machine) -> int:
     return next((int(m.get("api_port") or 0) for m in data["machines"] if m["name"] == machine.name), 0)
 
 
-def _config_of(lab: Lab, machine: Machine) -> qemu.VmConfig:
-    """Enough of a VM's config to find and stop its process (accel and image do not matter)."""
-    return vm_config(lab, machine, "tcg", MEMORY_MIB, vmimage.current())
-
-
 def _state(lab: Lab, machine: Machine) -> str:
-    return "running" if qemu.pid_of(_config_of(lab, machine)) is not None else "exited"
+    return "running" if qemu.pid_of(machine_dir(lab.directory, machine.name)) is not None else "exited"
 
 
 def _rss(lab: Lab, machine: Machine) -> int:
-    pid = qemu.pid_of(_config_of(lab, machine))
+    pid = qemu.pid_of(machine_dir(lab.directory, machine.name))
     return qemu.rss_mib(pid) if pid else 0
 
 
@@ -298,7 +293,7 @@ def _boot(lab: Lab, machine: Machine, accel: str, memory_mib: int, image: vmimag
     qemu.start(vm, vmimage.CONFIG_FW_CFG)
     deadline = started + timeout
     while True:
-        if qemu.pid_of(vm) is None:
+        if qemu.pid_of(vm.machine_dir) is None:
             raise LabError(f"VM {machine.name} stopped while booting: {_serial_tail(vm)}")
         if not _banner(machine.ssh_port):
             if time.monotonic() > deadline:
@@ -339,9 +334,8 @@ def _teardown(name: str, directory: Path, keep_dir: bool = False, echo: Echo = _
     killed = []
     vms = directory / "vms"
     for folder in sorted(vms.iterdir()) if vms.is_dir() else []:
-        vm = qemu.VmConfig(folder.name, "tcg", 0, 0, 0, "", "", "", Path(), Path(), Path(), Path(), Path(), folder)
-        if qemu.pid_of(vm) is not None:
-            qemu.stop(vm, 0)
+        if qemu.pid_of(folder) is not None:
+            qemu.stop(folder, 0)
             killed.append(folder.name)
     if killed:
         echo(f"stopped VMs {', '.join(killed)}")

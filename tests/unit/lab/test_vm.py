@@ -215,3 +215,21 @@ def test_cli_add_to_a_vm_lab_is_one_line(tmp_path: Path, data_home: Path) -> Non
     status = run("status", "--name", "vmt-unit")
     assert status.returncode == ExitCode.LAB
     assert len(status.stderr.strip().splitlines()) == 1 and "is broken" in status.stderr
+
+
+def test_pid_of_is_only_this_vms_qemu(tmp_path: Path) -> None:
+    folder = tmp_path / "vms" / "cp1"
+    folder.mkdir(parents=True)
+    assert qemu.pid_of(folder) is None
+    qemu.pidfile(folder).write_text(f"{os.getpid()}\n")  # a reused pid: another program
+    assert qemu.pid_of(folder) is None
+    # a process that names the pidfile on its command line, as qemu -pidfile does
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(qemu.pidfile(folder))])
+    try:
+        qemu.pidfile(folder).write_text(f"{proc.pid}\n")
+        assert qemu.pid_of(folder) == proc.pid
+        qemu.stop(folder, 0)
+        assert proc.wait(timeout=10) != 0
+        assert qemu.pid_of(folder) is None and not qemu.pidfile(folder).exists()
+    finally:
+        proc.kill()
