@@ -3,6 +3,7 @@
 `lab down`, and `molecule test -s vm` of preinstall and containerd.
 
 Usage (as root): .venv/bin/python bench/vm_lab.py [--rebuild] [--workers 1] [--no-molecule]
+                 [--no-lab] [--roles preinstall,containerd]
 """
 
 from __future__ import annotations
@@ -36,14 +37,7 @@ def timed(label: str, cmd: list[str], cwd: Path | None = None, env: dict[str, st
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rebuild", action="store_true", help="time a first build even if the image exists")
-    parser.add_argument("--control-planes", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--no-molecule", action="store_true", help="skip the molecule vm scenarios")
-    opts = parser.parse_args()
-
+def lab_steps(opts: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO))
     from homelab_ctl.lab import qemu, vm, vmimage
 
@@ -65,11 +59,24 @@ def main() -> None:
         finally:
             timed("lab down", [EXE, "lab", "down", "--name", name])
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rebuild", action="store_true", help="time a first build even if the image exists")
+    parser.add_argument("--control-planes", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--no-molecule", action="store_true", help="skip the molecule vm scenarios")
+    parser.add_argument("--no-lab", action="store_true", help="skip the image and lab steps (molecule only)")
+    parser.add_argument("--roles", default="preinstall,containerd", help="roles whose vm scenario is timed")
+    opts = parser.parse_args()
+
+    if not opts.no_lab:
+        lab_steps(opts)
     if opts.no_molecule:
         return
     env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
            "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0", "NO_COLOR": "1"}
-    for role in ("preinstall", "containerd"):
+    for role in opts.roles.split(","):
         log = Path(tempfile.gettempdir()) / f"bench-molecule-{role}-vm.log"
         timed(f"molecule test -s vm ({role})", [str(BIN / "molecule"), "test", "-s", "vm"],
               cwd=REPO / "roles" / role, env=env, log=log)
