@@ -1,4 +1,4 @@
-"""homelab-ctl lab: local lab machines (podman systemd containers) to try homelab-ctl on."""
+"""homelab-ctl lab: local lab machines (podman systemd containers, or qemu VMs) to try homelab-ctl on."""
 
 from __future__ import annotations
 
@@ -9,10 +9,25 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from homelab_ctl.lab.model import Lab
 
 name_option = click.option("--name", default="lab", show_default=True,
                            help="Lab name; machines are NAME-cp1.., NAME-w1.. and the network NAME-net.")
+
+
+driver_option = click.option(
+    "--driver", type=click.Choice(["podman", "vm"]), default="podman", show_default=True,
+    help="podman: systemd containers; vm: qemu VMs with Debian's kernel (KVM when it works, else "
+         "software emulation), a private bridge between them and SSH on 127.0.0.1.")
+
+
+def _backend(name: str) -> ModuleType:
+    """The module that runs this lab (a VM lab is recorded; any other name is podman's)."""
+    from homelab_ctl.lab import drivers
+
+    return drivers.backend(drivers.of(name))
 
 
 def _echo(line: str) -> None:
@@ -23,19 +38,31 @@ def _echo(line: str) -> None:
 
 @click.group("lab")
 def command() -> None:
-    """Local lab machines: privileged podman containers with systemd and sshd (Debian 12).
+    """Local lab machines: privileged podman containers with systemd and sshd (Debian 12), or qemu
+    VMs (--driver vm).
 
-    Needs root, podman, runc and debootstrap (apt-get install podman runc debootstrap).
+    Needs root, podman, runc and debootstrap (apt-get install podman runc debootstrap); VMs also
+    need qemu (apt-get install --no-install-recommends qemu-system-x86 qemu-utils).
     """
 
 
 @command.command("image")
 @click.option("--rebuild", is_flag=True,
               help="Build again even when the image exists (running machines keep the old one).")
-def image_cmd(rebuild: bool) -> None:
-    """Build the lab machine image with debootstrap (about 90 s), only when it is missing."""
-    from homelab_ctl.lab import image
+@driver_option
+def image_cmd(rebuild: bool, driver: str) -> None:
+    """Build the lab machine image with debootstrap (about 90 s), only when it is missing.
 
+    With --driver vm: the VM disk image (the same rootfs with Debian's kernel, about 4 minutes).
+    """
+    from homelab_ctl.lab import image, vmimage
+
+    if driver == "vm":
+        if vmimage.exists() and not rebuild:
+            _echo(f"{vmimage.current().disk} exists (use --rebuild to build it again)")
+            return
+        vmimage.ensure(_echo, rebuild=rebuild)
+        return
     if image.exists() and not rebuild:
         _echo(f"{image.IMAGE} exists (use --rebuild to build it again)")
         return
@@ -51,16 +78,19 @@ def image_cmd(rebuild: bool) -> None:
                    "[default: ~/.local/share/homelab-ctl/labs/NAME]")
 @click.option("--mirror", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Offline mirror (homelab-ctl mirror build): the spec installs from it, containerd included.")
-def up_cmd(control_planes: int, workers: int, name: str, directory: Path | None, mirror: Path | None) -> None:
+@driver_option
+def up_cmd(control_planes: int, workers: int, name: str, directory: Path | None, mirror: Path | None,
+           driver: str) -> None:
     """Start lab machines and write a cluster spec for them.
 
     Builds the image first if it is missing. Each machine gets an address on its own lab network
     (the node address) and publishes SSH on 127.0.0.1. On failure nothing is left behind.
     """
-    from homelab_ctl.lab import machines
+    from homelab_ctl.lab import drivers
 
     started = time.monotonic()
-    lab = machines.up(name, control_planes, workers, directory, echo=_echo, mirror=mirror)
+    backend = drivers.backend("vm" if driver == "vm" else "podman")
+    lab = backend.up(name, control_planes, workers, directory, echo=_echo, mirror=mirror)
     _echo(f"lab {lab.name} is up in {time.monotonic() - started:.1f} s "
           f"(network {lab.network} {lab.subnet}{f', VIP {lab.vip}' if lab.vip else ''})")
     _table(lab)
@@ -77,8 +107,11 @@ def up_cmd(control_planes: int, workers: int, name: str, directory: Path | None,
 @click.option("--role", type=click.Choice(["worker", "control-plane"]), default="worker", show_default=True)
 def add_cmd(name: str, role: str) -> None:
     """Start one more machine in the lab and add it to the lab's cluster.yaml (`up` joins it)."""
-    from homelab_ctl.lab import machines
+    from homelab_ctl.errors import UsageError
+    from homelab_ctl.lab import drivers, machines
 
+    if drivers.of(name) == "vm":
+        raise UsageError(f"lab {name} is a VM lab: `lab add` works on podman labs only")
     started = time.monotonic()
     machine = machines.add(name, "worker" if role == "worker" else "control-plane", echo=_echo)
     _echo(f"{machine.name} is up in {time.monotonic() - started:.1f} s; next: homelab-ctl up -f "
@@ -91,10 +124,9 @@ def add_cmd(name: str, role: str) -> None:
 @click.option("--kill", is_flag=True, help="Kill at once, like pulling the plug.")
 def stop_cmd(name: str, machine: str, kill: bool) -> None:
     """Stop one machine of the lab (MACHINE: its full or short name, e.g. cp1)."""
-    from homelab_ctl.lab import machines
-
-    lab = machines.get(name)
-    stopped = machines.stop(lab, machine, timeout=0 if kill else 10)
+    backend = _backend(name)
+    lab = backend.get(name)
+    stopped = backend.stop(lab, machine, timeout=0 if kill else 10)
     _echo(f"{stopped.name}: {stopped.state}")
 
 
@@ -103,10 +135,9 @@ def stop_cmd(name: str, machine: str, kill: bool) -> None:
 @click.argument("machine")
 def start_cmd(name: str, machine: str) -> None:
     """Start a stopped machine of the lab and wait until it answers SSH."""
-    from homelab_ctl.lab import machines
-
-    lab = machines.get(name)
-    started = machines.start(lab, machine)
+    backend = _backend(name)
+    lab = backend.get(name)
+    started = backend.start(lab, machine)
     _echo(f"{started.name}: {started.state}, SSH 127.0.0.1:{started.ssh_port}")
 
 
@@ -114,9 +145,7 @@ def start_cmd(name: str, machine: str) -> None:
 @name_option
 def status_cmd(name: str) -> None:
     """Show the lab's machines: role, state, address and SSH port."""
-    from homelab_ctl.lab import machines
-
-    lab = machines.get(name)
+    lab = _backend(name).get(name)
     _echo(f"lab {lab.name}: network {lab.network} {lab.subnet}"
           f"{f', VIP {lab.vip}' if lab.vip else ''}; spec {lab.spec_path}")
     _table(lab)
@@ -128,13 +157,11 @@ def status_cmd(name: str) -> None:
 def down_cmd(name: str, keep_dir: bool) -> None:
     """Remove the lab's machines and network, and its directory (unless --keep-dir).
 
-    Only containers and the network labelled with this lab are removed. Nothing to remove is not
-    an error.
+    Only containers and the network labelled with this lab are removed (for a VM lab: its qemu
+    processes, disks, bridge and taps). Nothing to remove is not an error.
     """
-    from homelab_ctl.lab import machines
-
     started = time.monotonic()
-    if machines.down(name, keep_dir=keep_dir, echo=_echo):
+    if _backend(name).down(name, keep_dir=keep_dir, echo=_echo):
         _echo(f"lab {name} removed in {time.monotonic() - started:.1f} s")
     else:
         _echo(f"no lab named {name}: nothing to remove")

@@ -86,7 +86,7 @@ def ensure_image(echo: Echo = _quiet, rebuild: bool = False) -> str:
     podman.require("podman")
     if exists() and not rebuild:
         return IMAGE
-    with _lock(echo):
+    with lock(echo, "lab-image.lock", "the lab image"):
         if exists() and not rebuild:
             echo(f"{IMAGE} was built meanwhile")
             return IMAGE
@@ -95,13 +95,14 @@ def ensure_image(echo: Echo = _quiet, rebuild: bool = False) -> str:
 
 
 @contextlib.contextmanager
-def _lock(echo: Echo) -> Iterator[None]:
-    path = paths.cache_dir() / "lab-image.lock"
+def lock(echo: Echo, name: str, what: str) -> Iterator[None]:
+    """An exclusive lock file in the cache directory: one build of an image at a time."""
+    path = paths.cache_dir() / name
     with path.open("a") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            echo("another process is building the lab image: waiting for it")
+            echo(f"another process is building {what}: waiting for it")
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -120,28 +121,28 @@ def build(echo: Echo = _quiet) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="homelab-ctl-lab-image.", dir="/var/tmp"))
     rootfs = workdir / "rootfs"
     try:
-        with _step(echo, f"debootstrap {SUITE} (minbase + {len(PACKAGES)} packages, log: {log})"):
-            _debootstrap(rootfs, log)
-        with _step(echo, "prepare the rootfs (machine-id, SSH host keys, masked units, apt cache)"):
+        with step(echo, f"debootstrap {SUITE} (minbase + {len(PACKAGES)} packages, log: {log})"):
+            debootstrap(rootfs, log, PACKAGES)
+        with step(echo, "prepare the rootfs (machine-id, SSH host keys, masked units, apt cache)"):
             prepare(rootfs)
-        with _step(echo, f"podman import as {IMAGE}"):
+        with step(echo, f"podman import as {IMAGE}"):
             _import(rootfs)
     finally:
-        with _step(echo, "remove the rootfs"):
-            _remove_tree(workdir)
+        with step(echo, "remove the rootfs"):
+            remove_tree(workdir)
     echo(f"built {IMAGE} in {time.monotonic() - started:.0f} s")
 
 
 @contextlib.contextmanager
-def _step(echo: Echo, what: str) -> Iterator[None]:
+def step(echo: Echo, what: str) -> Iterator[None]:
     echo(f"- {what}")
     started = time.monotonic()
     yield
     echo(f"  done in {time.monotonic() - started:.1f} s")
 
 
-def _debootstrap(rootfs: Path, log: Path) -> None:
-    cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), MIRROR]
+def debootstrap(rootfs: Path, log: Path, packages: tuple[str, ...]) -> None:
+    cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", SUITE, str(rootfs), MIRROR]
     with log.open("w") as fh:
         proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
@@ -160,13 +161,13 @@ def prepare(rootfs: Path) -> None:
     (units / HOSTKEYS_UNIT).write_text(_HOSTKEYS)
     wants = units / "ssh.service.wants"
     wants.mkdir(parents=True, exist_ok=True)
-    _symlink(f"/etc/systemd/system/{HOSTKEYS_UNIT}", wants / HOSTKEYS_UNIT)
+    symlink(f"/etc/systemd/system/{HOSTKEYS_UNIT}", wants / HOSTKEYS_UNIT)
     (units / SHARED_UNIT).write_text(_SHARED)
     multi_user = units / "multi-user.target.wants"
     multi_user.mkdir(parents=True, exist_ok=True)
-    _symlink(f"/etc/systemd/system/{SHARED_UNIT}", multi_user / SHARED_UNIT)
+    symlink(f"/etc/systemd/system/{SHARED_UNIT}", multi_user / SHARED_UNIT)
     for unit in MASKED:
-        _symlink("/dev/null", units / unit)
+        symlink("/dev/null", units / unit)
     for deb in (rootfs / "var/cache/apt/archives").glob("*.deb"):
         deb.unlink()
     lists = rootfs / "var/lib/apt/lists"
@@ -180,7 +181,7 @@ def prepare(rootfs: Path) -> None:
     ssh_dir.chmod(0o700)
 
 
-def _symlink(target: str, link: Path) -> None:
+def symlink(target: str, link: Path) -> None:
     link.unlink(missing_ok=True)
     link.symlink_to(target)
 
@@ -209,7 +210,7 @@ def _mounts_under(path: Path) -> list[str]:
         return [line.split()[4] for line in fh if line.split()[4].startswith(prefix)]
 
 
-def _remove_tree(path: Path) -> None:
+def remove_tree(path: Path) -> None:
     """rmtree, after unmounting what a failed debootstrap may have left mounted inside (proc, sys).
 
     Never descends into something still mounted: it could be a host file system.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from homelab_ctl.errors import LabError
-from homelab_ctl.lab import image, network, paths, podman, specfile, ssh
+from homelab_ctl.lab import drivers, image, network, paths, podman, specfile, ssh
 from homelab_ctl.lab.model import (
     LABEL,
     LABEL_DIR,
@@ -55,11 +55,13 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
     check_shape(name, control_planes, workers)
     podman.require("podman")
     directory = (directory or paths.default_dir(name)).expanduser().absolute()
-    _check_directory(directory, name)
+    check_directory(directory, name)
     image.ensure_image(echo)
     raise_host_limits(echo)
     # Checked and claimed under one lock: a second `lab up` of the same name stops here.
     with network.allocation_lock():
+        if drivers.recorded(name):
+            raise already_exists(name)
         _refuse_existing(name, control_planes, workers)
         subnet = network.pick_subnet(network.used_subnets())
         lab = plan(name, control_planes, workers, str(subnet), directory)
@@ -67,7 +69,7 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
     echo(f"network {lab.network}: {lab.subnet}" + (f", VIP {lab.vip}" if lab.vip else ""))
     created: list[str] = []
     try:
-        _prepare_directory(directory, name)
+        prepare_directory(directory, name)
         ssh.generate_key(lab.key_path, lab.public_key_path, f"homelab-ctl-lab-{name}")
         machines = []
         for machine in lab.machines:
@@ -76,11 +78,11 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
             machines.append(_describe(machine.name))
         lab = replace(lab, machines=tuple(machines))
         echo(f"started {len(machines)} machines: waiting for systemd and SSH")
-        host_keys = _parallel(lambda m: _boot(m.name), lab.machines)
+        host_keys = parallel(lambda m: _boot(m.name), lab.machines)
         lines = [line for m, keys in zip(lab.machines, host_keys, strict=True)
                  for line in ssh.known_hosts_lines(ssh.HOST, m.ssh_port, keys)]
         lab.known_hosts_path.write_text("\n".join(lines) + "\n")
-        _parallel(lambda m: _wait_ssh(lab, m), lab.machines)
+        parallel(lambda m: _wait_ssh(lab, m), lab.machines)
         specfile.write(lab, mirror)
         return lab
     except BaseException:
@@ -88,7 +90,7 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
             podman.run(["rm", "-f", "-t", "0", *created], check=False)
         _remove_volumes(name)
         podman.run(["network", "rm", lab.network], check=False)
-        _remove_directory(directory)
+        remove_directory(directory)
         raise
 
 
@@ -190,8 +192,8 @@ def down(name: str, keep_dir: bool = False, echo: Echo = _quiet) -> bool:
         network.remove(network_name(name))
         echo(f"removed network {network_name(name)}")
         found = True
-    if not keep_dir and _marker_owner(directory) == name:
-        _remove_directory(directory)
+    if not keep_dir and marker_owner(directory) == name:
+        remove_directory(directory)
         echo(f"removed {directory}")
         found = True
     return found
@@ -219,8 +221,7 @@ def start(lab: Lab, machine: str | Machine, timeout: float = BOOT_TIMEOUT) -> Ma
 
 def _refuse_existing(name: str, control_planes: int, workers: int) -> None:
     if exists(name):
-        raise LabError(f"lab {name} already exists: see `homelab-ctl lab status --name {name}`, "
-                       f"remove it with `homelab-ctl lab down --name {name}`, or choose another --name")
+        raise already_exists(name)
     if podman.exists("network", network_name(name)):
         raise LabError(f"a podman network named {network_name(name)} already exists (not a lab's): "
                        "choose another --name")
@@ -230,7 +231,12 @@ def _refuse_existing(name: str, control_planes: int, workers: int) -> None:
                            "choose another --name")
 
 
-def _marker_owner(directory: Path) -> str | None:
+def already_exists(name: str) -> LabError:
+    return LabError(f"lab {name} already exists: see `homelab-ctl lab status --name {name}`, "
+                    f"remove it with `homelab-ctl lab down --name {name}`, or choose another --name")
+
+
+def marker_owner(directory: Path) -> str | None:
     """The lab a directory belongs to (first line of its marker), None for a user's directory."""
     marker = directory / MARKER
     if not marker.is_file():
@@ -238,26 +244,26 @@ def _marker_owner(directory: Path) -> str | None:
     return marker.read_text(encoding="utf-8").partition("\n")[0].strip()
 
 
-def _check_directory(directory: Path, name: str) -> None:
+def check_directory(directory: Path, name: str) -> None:
     if directory.exists() and not directory.is_dir():
         raise LabError(f"{directory} is not a directory")
-    owner = _marker_owner(directory)
+    owner = marker_owner(directory)
     if owner is None and directory.is_dir() and any(directory.iterdir()):
         raise LabError(f"{directory} is not empty: the lab needs an empty or new directory "
                        "(`lab down` deletes it)")
-    if owner is not None and owner != name and exists(owner):
+    if owner is not None and owner != name and (exists(owner) or drivers.recorded(owner)):
         raise LabError(f"{directory} belongs to lab {owner}, which still exists: choose another --dir")
 
 
-def _prepare_directory(directory: Path, name: str) -> None:
-    if _marker_owner(directory) is not None:  # left over by a lab that is gone
-        _remove_directory(directory)
+def prepare_directory(directory: Path, name: str) -> None:
+    if marker_owner(directory) is not None:  # left over by a lab that is gone
+        remove_directory(directory)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     (directory / MARKER).write_text(f"{name}\n# lab {name}: `homelab-ctl lab down --name {name}` "
                                     "deletes this directory\n", encoding="utf-8")
 
 
-def _remove_directory(directory: Path) -> None:
+def remove_directory(directory: Path) -> None:
     # Only directories lab up made (they carry the marker): never a user's files.
     if (directory / MARKER).is_file():
         shutil.rmtree(directory, ignore_errors=True)
@@ -353,7 +359,7 @@ def _label(obj: dict[str, Any] | None, key: str) -> str:
     return str(labels.get(key, ""))
 
 
-def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+def parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """fn over items in threads; the first error is raised after all have finished."""
     todo = list(items)
     with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:

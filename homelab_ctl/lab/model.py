@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, replace
@@ -11,6 +12,8 @@ from typing import Literal
 from homelab_ctl.errors import LabError, UsageError
 
 Role = Literal["control-plane", "worker"]
+Driver = Literal["podman", "vm"]
+DRIVERS: tuple[Driver, ...] = ("podman", "vm")
 
 LABEL = "homelab-ctl.lab"  # on every container and network of a lab: its name
 LABEL_ROLE = "homelab-ctl.lab.role"
@@ -43,10 +46,11 @@ class Lab:
     subnet: str
     vip: str | None
     machines: tuple[Machine, ...]
+    driver: Driver = "podman"
 
     @property
     def network(self) -> str:
-        return network_name(self.name)
+        return bridge_name(self.name) if self.driver == "vm" else network_name(self.name)
 
     @property
     def spec_path(self) -> Path:
@@ -86,6 +90,17 @@ class Lab:
 
 def network_name(lab: str) -> str:
     return f"{lab}-net"
+
+
+def bridge_name(lab: str) -> str:
+    """The Linux bridge of a VM lab: interface names have at most 15 characters, lab names 40."""
+    return "hlv" + hashlib.sha256(lab.encode()).hexdigest()[:8]
+
+
+def tap_name(lab: str, machine: Machine) -> str:
+    """A VM's tap device on its lab's bridge, e.g. hlv1a2b3c4dc1 (cp1) or hlv1a2b3c4dw12 (w12)."""
+    short = machine.name.removeprefix(f"{lab}-")
+    return bridge_name(lab) + ("c" if short.startswith("cp") else "w") + short.lstrip("cpw")
 
 
 def check_shape(name: str, control_planes: int, workers: int) -> None:

@@ -14,10 +14,11 @@ from homelab_ctl.spec import API_VERSION, parse
 
 
 def data(lab: Lab, mirror: Path | None = None) -> dict[str, Any]:
-    """The lab's spec. Its machines are containers on this host: the kubelet runs on the host's
-    cgroup v1 if it has to, and skips what only a real machine has. With a mirror, containerd and
-    everything else come from it (upstream containerd 2.x, as Kubernetes 1.36 wants)."""
-    kubernetes: dict[str, Any] = {"failCgroupV1": False, "containerNodes": True}
+    """The lab's spec. Podman machines are containers on this host: the kubelet runs on the host's
+    cgroup v1 if it has to, and skips what only a real machine has; VMs are real machines. With a
+    mirror, containerd and everything else come from it (upstream containerd 2.x, as Kubernetes 1.36
+    wants)."""
+    kubernetes: dict[str, Any] = {} if lab.driver == "vm" else {"failCgroupV1": False, "containerNodes": True}
     if lab.vip:
         kubernetes["controlPlaneEndpoint"] = {"vip": lab.vip, "port": 6443}
     spec: dict[str, Any] = {
@@ -44,7 +45,8 @@ def text(lab: Lab, mirror: Path | None = None) -> str:
 
 def _header(lab: Lab) -> str:
     return (
-        f"# Lab {lab.name}: {len(lab.machines)} podman machines made by `homelab-ctl lab up`.\n"
+        f"# Lab {lab.name}: {len(lab.machines)} {'qemu VMs' if lab.driver == 'vm' else 'podman machines'} "
+        "made by `homelab-ctl lab up`.\n"
         f"# Nodes keep their lab-network address; SSH goes through ports on {HOST}.\n"
         f"# `homelab-ctl lab down --name {lab.name}` removes the machines and this directory.\n"
     )
