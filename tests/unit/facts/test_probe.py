@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -124,8 +125,10 @@ def test_script_runs_locally_with_posix_sh() -> None:
     hosts = p.drift["file:/etc/hosts"]
     assert len(hosts) == 64 and hosts == subprocess.run(["sha256sum", "/etc/hosts"], capture_output=True, text=True,
                                                         check=True).stdout.split()[0]
-    assert p.drift["file:/etc/containerd/config.toml" if Path("/etc/containerd/config.toml").exists() else
-                   "file:/etc/kubernetes/encryption/config.yaml"] != ""
+    for path in ("/etc/containerd/config.toml", "/etc/kubernetes/encryption/config.yaml"):
+        # a file the roles write: its sha256 when it is there, "-" when it is not
+        expected = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).exists() else "-"
+        assert p.drift[f"file:{path}"] == expected
     assert p.drift["swap:active"].isdigit()
     assert {"service:containerd", "service:kubelet"} <= set(p.drift)
 
