@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from homelab_ctl.errors import LabError
-from homelab_ctl.lab import drivers, image, network, paths, podman, specfile, ssh
+from homelab_ctl.lab import drivers, image, network, paths, podman, ports, specfile, ssh
 from homelab_ctl.lab.model import (
     LABEL,
     LABEL_DIR,
@@ -280,17 +280,19 @@ def _run(lab: Lab, machine: Machine) -> None:
     volume = var_volume(machine.name)
     podman.run(["volume", "create", "--label", f"{LABEL}={lab.name}", volume], check=False)
     hosts = [arg for m in lab.machines if m.name != machine.name for arg in ("--add-host", f"{m.name}:{m.ip}")]
-    podman.run([
-        "run", "-d", "--name", machine.name, "--hostname", machine.name, "--privileged",
-        "--cgroupns=private", "--pids-limit=-1",
-        "--network", lab.network, "--ip", machine.ip, "--mac-address", mac_for(machine.ip), *hosts,
-        "-p", f"{ssh.HOST}::22",  # a free port chosen by podman; it stays across restarts
-        "-v", f"{lab.public_key_path}:/root/.ssh/authorized_keys:ro",
-        "-v", f"{volume}:/var:suid,exec,dev",
-        "--label", f"{LABEL}={lab.name}", "--label", f"{LABEL_ROLE}={machine.role}",
-        "--label", f"{LABEL_IP}={machine.ip}",
-        image.IMAGE,
-    ])
+    with network.allocation_lock():  # picked and published at once; it stays across restarts
+        port = ports.pick(ports.podman_published())
+        podman.run([
+            "run", "-d", "--name", machine.name, "--hostname", machine.name, "--privileged",
+            "--cgroupns=private", "--pids-limit=-1",
+            "--network", lab.network, "--ip", machine.ip, "--mac-address", mac_for(machine.ip), *hosts,
+            "-p", f"{ssh.HOST}:{port}:22",
+            "-v", f"{lab.public_key_path}:/root/.ssh/authorized_keys:ro",
+            "-v", f"{volume}:/var:suid,exec,dev",
+            "--label", f"{LABEL}={lab.name}", "--label", f"{LABEL_ROLE}={machine.role}",
+            "--label", f"{LABEL_IP}={machine.ip}",
+            image.IMAGE,
+        ])
 
 
 def var_volume(machine: str) -> str:

@@ -61,7 +61,7 @@ def used_subnets() -> list[ipaddress.IPv4Network]:
 
 @contextlib.contextmanager
 def allocation_lock() -> Iterator[None]:
-    """Two `lab up` at once must not pick the same subnet."""
+    """Two `lab up` at once must not pick the same subnet or host port (lab/ports.py)."""
     with (paths.cache_dir() / "lab-network.lock").open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:

@@ -205,10 +205,3 @@ def stop(machine_dir: Path, timeout: float) -> None:
             time.sleep(0.1)
     pidfile(machine_dir).unlink(missing_ok=True)
     qmp_socket(machine_dir).unlink(missing_ok=True)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from homelab_ctl.errors import LabError
-from homelab_ctl.lab import drivers, network, paths, qemu, specfile, ssh, vmimage, vmnet
+from homelab_ctl.lab import drivers, network, paths, ports, qemu, specfile, ssh, vmimage, vmnet
 from homelab_ctl.lab.machines import (
     Echo,
     already_exists,
@@ -144,12 +144,16 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
     try:
         prepare_directory(directory, name)
         ssh.generate_key(lab.key_path, lab.public_key_path, f"homelab-ctl-lab-{name}")
-        lab = replace(lab, machines=tuple(replace(m, ssh_port=qemu.free_port()) for m in lab.machines))
-        api_ports = {m.name: qemu.free_port() for m in lab.control_planes}
+        with network.allocation_lock():  # recorded before the lock goes: a stopped VM keeps its ports
+            taken = ports.podman_published() | _vm_ports()
+            for_machines = [_pick(taken) for _ in lab.machines]
+            lab = replace(lab, machines=tuple(replace(m, ssh_port=p) for m, p in zip(lab.machines, for_machines,
+                                                                                     strict=True)))
+            api_ports = {m.name: _pick(taken) for m in lab.control_planes}
+            _save(lab, state_data(lab, accel, memory_mib, image, api_ports))
         vmnet.create_bridge(lab.network)
         known_hosts = [_create_machine(lab, m, accel, memory_mib, image) for m in lab.machines]
         lab.known_hosts_path.write_text("".join(known_hosts))
-        _save(lab, state_data(lab, accel, memory_mib, image, api_ports))
         echo(f"booting {len(lab.machines)} VMs ({accel}, {memory_mib} MiB, {CPUS} CPUs each): waiting for SSH")
         boots = parallel(lambda m: _boot(lab, m, accel, memory_mib, image), lab.machines)
         seconds = dict(zip((m.name for m in lab.machines), boots, strict=True))
@@ -241,6 +245,25 @@ def _vm_subnets() -> list[ipaddress.IPv4Network]:
         except (LabError, ValueError):
             continue
     return nets
+
+
+def _vm_ports() -> set[int]:
+    """The SSH and API ports of every VM lab on record, running or not."""
+    found: set[int] = set()
+    for name in drivers.recorded_names():
+        directory = (drivers.recorded(name) or (None, None))[1]
+        try:
+            data = json.loads((directory / STATE).read_text(encoding="utf-8")) if directory else {}
+            found.update(int(m.get(k) or 0) for m in data.get("machines", []) for k in ("ssh_port", "api_port"))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue
+    return found - {0}
+
+
+def _pick(taken: set[int]) -> int:
+    port = ports.pick(taken)
+    taken.add(port)
+    return port
 
 
 def _save(lab: Lab, data: dict[str, Any]) -> None:

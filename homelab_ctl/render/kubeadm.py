@@ -129,11 +129,12 @@ def _defaults(roles: Path) -> dict[str, Any]:
 
 
 def host_context(loaded: Loaded, host: str, secrets: Secrets | None = None,
-                 roles: Path | None = None) -> dict[str, Any]:
-    """Every variable the templates may use for one host."""
+                 roles: Path | None = None, extra_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every variable the templates may use for one host; extra_vars as `up -e` gives them."""
     roles = roles or roles_dir()
     hostvars, groups = inventory_vars(loaded)
-    base = {**hostvars[host], "groups": groups, "hostvars": hostvars, "inventory_hostname": host}
+    base = {**hostvars[host], "groups": groups, "hostvars": hostvars, "inventory_hostname": host,
+            **(extra_vars or {})}
     return {**resolve_defaults(_defaults(roles), base), **base, **(secrets or Secrets()).variables()}
 
 
@@ -141,11 +142,12 @@ def first_control_plane(loaded: Loaded) -> str:
     return loaded.cluster.spec.control_planes[0].name
 
 
-def node_config(loaded: Loaded, host: str, secrets: Secrets | None = None, roles: Path | None = None) -> str:
+def node_config(loaded: Loaded, host: str, secrets: Secrets | None = None, roles: Path | None = None,
+                extra_vars: dict[str, Any] | None = None) -> str:
     """The kubeadm configuration file `host` receives: init for the first control plane, else join."""
     roles = roles or roles_dir()
     template = INIT_TEMPLATE if host == first_control_plane(loaded) else JOIN_TEMPLATE
-    context = host_context(loaded, host, secrets, roles)
+    context = host_context(loaded, host, secrets, roles, extra_vars)
     return environment(roles).get_template(template).render(context)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from homelab_ctl.errors import ExitCode, LabError
-from homelab_ctl.lab import machines, podman, specfile
+from homelab_ctl.lab import machines, podman, ports, specfile
 from homelab_ctl.lab.model import LABEL, Lab
 from homelab_ctl.spec import load
 from tests.integration.conftest import MakeLab, unique_name
@@ -40,6 +40,10 @@ def test_spec_is_valid(lab3: Lab) -> None:
     for m in lab3.machines:
         assert sum(line.startswith(f"[127.0.0.1]:{m.ssh_port} ") for line in lines) == 3
     assert len({line.split()[2] for line in lines}) == len(lines)
+    # Published outside the kernel's ephemeral range: a port 0 bind elsewhere never lands on one.
+    low, high = ports.ephemeral_range()
+    assert len({m.ssh_port for m in lab3.machines}) == 3
+    assert not any(low <= m.ssh_port <= high for m in lab3.machines)
 
 
 def test_ansible_reaches_every_machine(lab3: Lab, tmp_path: Path) -> None:

@@ -113,6 +113,10 @@ def _variants() -> list[tuple[str, str]]:
     for node in lab.cluster.spec.nodes:  # container nodes, cgroup v1 allowed: the lab's kubelet settings
         out.append((f"lab/{node.name}", kubeadm.node_config(lab, node.name, SECRETS)))
     loaded = load(FIXTURES / "3cp-2w-vip.yaml")
+    slow = {"homelab_kubeadm_timeouts": {"controlPlaneComponentHealthCheck": "15m0s", "kubeletHealthCheck": "10m0s",
+                                         "discovery": "10m0s"}}
+    for host in ("cp1", "cp2", "w1"):  # -e homelab_kubeadm_timeouts: init and join
+        out.append((f"timeouts/{host}", kubeadm.node_config(loaded, host, SECRETS, extra_vars=slow)))
     init = [d for d in yaml.safe_load_all(kubeadm.node_config(loaded, "cp1", SECRETS)) if d]
     join = [d for d in yaml.safe_load_all(kubeadm.node_config(loaded, "cp2", SECRETS)) if d]
 

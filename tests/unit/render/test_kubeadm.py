@@ -245,3 +245,17 @@ def test_ansible_renders_the_same_bytes(tmp_path: Path) -> None:
     for node in loaded.cluster.spec.nodes:
         assert (out / f"{node.name}.yaml").read_text() == rendered[f"kubeadm/{node.name}.yaml"], node.name
     assert (out / "encryption-config.yaml").read_text() == rendered["kubeadm/encryption-config.yaml"]
+
+
+def test_kubeadm_timeouts_for_slow_machines_reach_init_and_join() -> None:
+    """`up -e homelab_kubeadm_timeouts={...}` sets kubeadm's v1beta4 timeouts on every node;
+    without it kubeadm keeps its own."""
+    loaded = load(FIXTURES / "specs" / "valid" / "3cp-2w-vip.yaml")
+    timeouts = {"controlPlaneComponentHealthCheck": "15m0s", "kubeletHealthCheck": "10m0s"}
+    validate = kubeadm_double().validate_documents
+    for host, kind in (("cp1", "init"), ("cp2", "join"), ("w1", "join")):
+        plain = _docs(kubeadm.node_config(loaded, host, SECRETS))[0]
+        slow = _docs(kubeadm.node_config(loaded, host, SECRETS, extra_vars={"homelab_kubeadm_timeouts": timeouts}))
+        assert "timeouts" not in plain
+        assert slow[0]["timeouts"] == timeouts
+        assert validate(slow, kind) == []
