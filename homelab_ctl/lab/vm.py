@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shlex
 import socket
 import subprocess
 import time
@@ -160,10 +161,8 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
         _save(lab, state_data(lab, accel, memory_mib, image, api_ports, seconds))
         for m in lab.machines:
             echo(f"{m.name}: booted in {seconds[m.name]:.0f} s, qemu RSS {_rss(lab, m)} MiB")
-        first = lab.control_planes[0].name
-        echo(f"Kubernetes API of {first} on 127.0.0.1:{api_ports[first]} (the lab network is not routed from "
-             f"here): homelab-ctl up --api-server https://127.0.0.1:{api_ports[first]} "
-             "-e 'kubeadm_init_extra_cert_sans=[\"127.0.0.1\"]'")
+        echo(f"Kubernetes API of {lab.control_planes[0].name} forwarded to 127.0.0.1 (the lab network is not "
+             f"routed from here): homelab-ctl up {' '.join(shlex.quote(a) for a in up_options(lab))}")
         specfile.write(lab, mirror)
         return get(name)
     except BaseException:
@@ -292,6 +291,13 @@ def _create_machine(lab: Lab, machine: Machine, accel: str, memory_mib: int, ima
         json.dump(config, fh)
     vmnet.add_tap(lab.network, vm.tap)
     return "\n".join(ssh.known_hosts_lines(ssh.HOST, machine.ssh_port, host_key_pub.read_text())) + "\n"
+
+
+def up_options(lab: Lab) -> list[str]:
+    """What `homelab-ctl up` needs for a VM lab: the API through the first control plane's port
+    forward, which its certificate must then name."""
+    port = _api_port(lab, lab.control_planes[0])
+    return ["--api-server", f"https://127.0.0.1:{port}", "-e", 'kubeadm_init_extra_cert_sans=["127.0.0.1"]']
 
 
 def _api_port(lab: Lab, machine: Machine) -> int:

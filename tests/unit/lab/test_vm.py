@@ -172,6 +172,18 @@ def test_state_round_trip(lab: Lab) -> None:
     assert [m["api_port"] for m in data["machines"]] == [6443, 0, 0, 0, 0]
 
 
+def test_up_options_reach_the_api_through_its_forward(lab: Lab) -> None:
+    vm._save(lab, vm.state_data(lab, "tcg", 2048, vmimage.VmImage(Path("/img")), {lab.machines[0].name: 21443}))
+    assert vm.up_options(lab) == ["--api-server", "https://127.0.0.1:21443",
+                                  "-e", 'kubeadm_init_extra_cert_sans=["127.0.0.1"]']
+
+
+def test_ports_of_recorded_vm_labs_are_taken(lab: Lab) -> None:
+    drivers.record(lab.name, "vm", lab.directory)
+    vm._save(lab, vm.state_data(lab, "tcg", 2048, vmimage.VmImage(Path("/img")), {lab.machines[0].name: 21443}))
+    assert vm._vm_ports() == {21443} | {m.ssh_port for m in lab.machines}
+
+
 def test_vm_pool_is_not_podmans() -> None:
     from homelab_ctl.lab import network
 
