@@ -280,8 +280,10 @@ def _run(lab: Lab, machine: Machine) -> None:
     volume = var_volume(machine.name)
     podman.run(["volume", "create", "--label", f"{LABEL}={lab.name}", volume], check=False)
     hosts = [arg for m in lab.machines if m.name != machine.name for arg in ("--add-host", f"{m.name}:{m.ip}")]
+    from homelab_ctl.lab import vm  # vm imports this module
+
     with network.allocation_lock():  # picked and published at once; it stays across restarts
-        port = ports.pick(ports.podman_published())
+        port = ports.pick(ports.podman_published() | vm.recorded_ports())
         podman.run([
             "run", "-d", "--name", machine.name, "--hostname", machine.name, "--privileged",
             "--cgroupns=private", "--pids-limit=-1",

@@ -77,4 +77,3 @@ def pick(taken: Iterable[int] = (), rng: random.Random | None = None) -> int:
             return port
     raise LabError(f"no free port on 127.0.0.1 in {pool.start}-{pool.stop - 1} for a lab machine "
                    f"({TRIES} tries): stop other labs or services there")
-

@@ -146,7 +146,7 @@ def up(name: str = "lab", control_planes: int = 3, workers: int = 2, directory: 
         prepare_directory(directory, name)
         ssh.generate_key(lab.key_path, lab.public_key_path, f"homelab-ctl-lab-{name}")
         with network.allocation_lock():  # recorded before the lock goes: a stopped VM keeps its ports
-            taken = ports.podman_published() | _vm_ports()
+            taken = ports.podman_published() | recorded_ports()
             for_machines = [_pick(taken) for _ in lab.machines]
             lab = replace(lab, machines=tuple(replace(m, ssh_port=p) for m, p in zip(lab.machines, for_machines,
                                                                                      strict=True)))
@@ -246,7 +246,7 @@ def _vm_subnets() -> list[ipaddress.IPv4Network]:
     return nets
 
 
-def _vm_ports() -> set[int]:
+def recorded_ports() -> set[int]:
     """The SSH and API ports of every VM lab on record, running or not."""
     found: set[int] = set()
     for name in drivers.recorded_names():

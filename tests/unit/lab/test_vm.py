@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -181,7 +182,7 @@ def test_up_options_reach_the_api_through_its_forward(lab: Lab) -> None:
 def test_ports_of_recorded_vm_labs_are_taken(lab: Lab) -> None:
     drivers.record(lab.name, "vm", lab.directory)
     vm._save(lab, vm.state_data(lab, "tcg", 2048, vmimage.VmImage(Path("/img")), {lab.machines[0].name: 21443}))
-    assert vm._vm_ports() == {21443} | {m.ssh_port for m in lab.machines}
+    assert vm.recorded_ports() == {21443} | {m.ssh_port for m in lab.machines}
 
 
 def test_vm_pool_is_not_podmans() -> None:
@@ -238,6 +239,11 @@ def test_pid_of_is_only_this_vms_qemu(tmp_path: Path) -> None:
     # a process that names the pidfile on its command line, as qemu -pidfile does
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(qemu.pidfile(folder))])
     try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        for _ in range(100):  # until the child has exec'd (qemu writes its pidfile long after that)
+            if str(qemu.pidfile(folder)).encode() in cmdline.read_bytes():
+                break
+            time.sleep(0.05)
         qemu.pidfile(folder).write_text(f"{proc.pid}\n")
         assert qemu.pid_of(folder) == proc.pid
         qemu.stop(folder, 0)
