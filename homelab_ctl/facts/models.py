@@ -82,7 +82,7 @@ class HostFacts(_Model):
     kubelet_conf: bool = False  # /etc/kubernetes/kubelet.conf: joined to a cluster
     admin_conf: bool = False  # /etc/kubernetes/admin.conf: a control plane was initialised here
     control_plane_complete: bool = False  # the kubeadm roles' marker: init or control plane join finished
-    drift: dict[str, str] = {}  # what the roles manage, as `kind:name -> value` (facts/drift.py)
+    drift: dict[str, str] = {}  # what the roles manage, as `kind:name -> value` (plan/drift.py)
     probe_seconds: float = 0.0
 
     @property

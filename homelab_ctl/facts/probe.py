@@ -118,7 +118,7 @@ done
 s member
 for f in /etc/kubernetes/kubelet.conf /etc/kubernetes/admin.conf /etc/kubernetes/.homelab-control-plane-complete
 do [ -e "$f" ] && echo "$f"; done
-# What the roles manage, for `up` to tell a converged host from a drifted one (facts/drift.py).
+# What the roles manage, for `up` to tell a converged host from a drifted one (plan/drift.py).
 s drift
 $SUDO sh -c '
 for f in /etc/containerd/config.toml /etc/crictl.yaml /etc/systemd/system/containerd.service \

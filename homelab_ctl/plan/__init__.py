@@ -19,7 +19,7 @@ class Plan:
     join_control_planes: list[str]
     join_workers: list[str]
     members: list[str]  # nodes already in the cluster
-    unfinished: list[str] = ()  # type: ignore[assignment]  # a kubeadm init/join started there and did not finish
+    unfinished: tuple[str, ...] = ()  # a kubeadm init/join started there and did not finish
     stages: tuple[str, ...] = PLAYBOOK_STAGES  # the playbook stages to run
     recheck: str = ""  # why every stage runs on a cluster that needs no init or join
     drift: tuple[str, ...] = ()  # what moved since the last converged run, a line per host
@@ -84,7 +84,7 @@ def make_plan(cluster: Cluster, facts: dict[str, HostFacts], *, record: Converge
                              if n.name not in members and (complete or n.name != first)],
         join_workers=[n.name for n in spec.nodes if not n.is_control_plane and n.name not in members],
         members=members,
-        unfinished=unfinished,
+        unfinished=tuple(unfinished),
     )
     if not plan.converged:
         return plan

@@ -72,14 +72,14 @@ def test_half_finished_init_is_planned_again_not_taken_for_a_cluster() -> None:
     # kubeadm init killed after it wrote admin.conf and kubelet.conf: no completion marker
     state = {"cp1": (True, True), **dict.fromkeys(NODES[1:], (False, False))}
     plan = make_plan(load(SPEC).cluster, _facts(state, unfinished=("cp1",)))
-    assert plan.init == "cp1" and plan.unfinished == ["cp1"]
+    assert plan.init == "cp1" and plan.unfinished == ("cp1",)
     assert plan.join_control_planes == ["cp2", "cp3"] and plan.members == []
     assert any("did not finish on cp1" in line for line in plan.lines())
 
 
 def test_half_joined_control_plane_joins_again() -> None:
     plan = make_plan(load(SPEC).cluster, _facts(CONVERGED, unfinished=("cp3",)))
-    assert (plan.init, plan.join_control_planes, plan.unfinished) == (None, ["cp3"], ["cp3"])
+    assert (plan.init, plan.join_control_planes, plan.unfinished) == (None, ["cp3"], ("cp3",))
     assert plan.stages == PLAYBOOK_STAGES
 
 
