@@ -6,7 +6,7 @@ from its Go modules into the offline mirror); after each, where the time went (s
 Usage: HOMELAB_MIRROR=DIR .venv/bin/python bench/up_real.py [--driver vm] [--control-planes N]
        [--workers N] [--no-full]
 (root; builds or reuses the mirror at DIR, default ~/.local/share/homelab-ctl/mirror; removes its lab).
-With --driver vm the lab is qemu VMs (software emulation without KVM): kubeadm gets longer timeouts.
+With --driver vm the lab is qemu VMs; without KVM `vm.up_options` adds playbooks/vars/slow-machines.yml.
 """
 
 from __future__ import annotations
@@ -39,11 +39,6 @@ def up(spec: Path, *extra: str) -> float:
     return seconds
 
 
-# kubeadm's own 4 minutes for the control plane are too short under software emulation.
-SLOW = "homelab_kubeadm_timeouts={controlPlaneComponentHealthCheck: 20m0s, kubeletHealthCheck: 10m0s, " \
-       "tlsBootstrap: 10m0s, discovery: 15m0s}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--driver", choices=["podman", "vm"], default="podman")
@@ -61,7 +56,7 @@ def main() -> None:
         started = time.monotonic()
         lab = backend.up(name, opts.control_planes, opts.workers, Path(tmp) / "lab", mirror=mirror)
         print(f"{'lab up':<22} {time.monotonic() - started:6.1f} s", flush=True)
-        options = [*backend.up_options(lab), "-e", SLOW] if opts.driver == "vm" else []
+        options = backend.up_options(lab) if opts.driver == "vm" else []
         runs: list[tuple[str, list[str]]] = [("up, first run", []), ("up, no-op second run", [])]
         runs += [] if opts.no_full else [("up --full", ["--full"])]
         try:

@@ -123,6 +123,7 @@ def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: boo
     from homelab_ctl.console import err, out
     from homelab_ctl.errors import UsageError
     from homelab_ctl.plan import make_plan
+    from homelab_ctl.render.kubeadm import check_patches
     from homelab_ctl.spec import load
     from homelab_ctl.spec.summary import summary_lines
     from homelab_ctl.state import read_converged
@@ -130,6 +131,7 @@ def command(spec_path: Path, dry_run: bool, yes: bool, accept_new_host_keys: boo
     # with --lab the mirror directory is made by the build, so only the URL is checked first
     _check_options(None if use_lab else artifacts, api_server)
     variables = _extra_vars(extra_vars)
+    check_patches(variables)
     if use_lab:
         spec_path, artifacts = _lab(artifacts)
         yes = True

@@ -295,9 +295,19 @@ def _create_machine(lab: Lab, machine: Machine, accel: str, memory_mib: int, ima
 
 def up_options(lab: Lab) -> list[str]:
     """What `homelab-ctl up` needs for a VM lab: the API through the first control plane's port
-    forward, which its certificate must then name."""
+    forward, which its certificate must then name; under software emulation also the settings for
+    slow machines (playbooks/vars/slow-machines.yml)."""
+    from homelab_ctl.runner.paths import ansible_paths
+
+    data = json.loads((lab.directory / STATE).read_text(encoding="utf-8"))
     port = _api_port(lab, lab.control_planes[0])
-    return ["--api-server", f"https://127.0.0.1:{port}", "-e", 'kubeadm_init_extra_cert_sans=["127.0.0.1"]']
+    options = ["--api-server", f"https://127.0.0.1:{port}", "-e", 'kubeadm_init_extra_cert_sans=["127.0.0.1"]']
+    if data.get("accel") != "kvm":
+        options += ["-e", f"@{ansible_paths().playbooks / SLOW_MACHINES}"]
+    return options
+
+
+SLOW_MACHINES = "vars/slow-machines.yml"
 
 
 def _api_port(lab: Lab, machine: Machine) -> int:

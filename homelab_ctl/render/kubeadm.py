@@ -11,6 +11,7 @@ one Ansible filter provided here (to_json), so the same file renders in both pla
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,31 @@ def host_context(loaded: Loaded, host: str, secrets: Secrets | None = None,
     base = {**hostvars[host], "groups": groups, "hostvars": hostvars, "inventory_hostname": host,
             **(extra_vars or {})}
     return {**resolve_defaults(_defaults(roles), base), **base, **(secrets or Secrets()).variables()}
+
+
+PATCH_TARGETS = "etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubeletconfiguration, corednsdeployment"
+
+
+def check_patches(extra_vars: dict[str, Any], roles: Path | None = None) -> None:
+    """`-e homelab_kubeadm_patches` before anything runs: a mapping of kubeadm patch file names (the
+    pattern kube_packages asserts, read from its defaults) to patches (json: a list, else a mapping)."""
+    from homelab_ctl.errors import UsageError
+
+    patches = extra_vars.get("homelab_kubeadm_patches")
+    if patches is None:
+        return
+    where = "--extra-vars homelab_kubeadm_patches"
+    if not isinstance(patches, dict):
+        raise UsageError(f"{where}: expected a mapping of kubeadm patch file name -> patch")
+    defaults = yaml.safe_load(((roles or roles_dir()) / "kube_packages/defaults/main.yml").read_text())
+    pattern = defaults["kube_packages_kubeadm_patch_name_pattern"]
+    for name, patch in patches.items():
+        if not re.fullmatch(pattern, str(name)):
+            raise UsageError(f"{where}: {str(name)[:80]!r} is not a kubeadm patch file name "
+                             f"(target[suffix][+strategic|+merge|+json].yaml|.json; targets: {PATCH_TARGETS})")
+        expected = list if str(name).split(".")[0].endswith("+json") else dict
+        if not isinstance(patch, expected):
+            raise UsageError(f"{where}: {name}: expected a {'list of operations' if expected is list else 'mapping'}")
 
 
 def first_control_plane(loaded: Loaded) -> str:

@@ -149,3 +149,33 @@ def test_up_extra_vars_file_is_checked_before_anything(tmp_path: Path, capsys: p
     variables.write_bytes(data)
     spec = spec_file(tmp_path)
     one_error(invoke(capsys, "up", "-f", str(spec), "--yes", "-e", f"@{variables}"), *words)
+
+
+@pytest.mark.parametrize("value, words", [
+    ("[a, b]", ["homelab_kubeadm_patches", "expected a mapping"]),
+    ("{kube-apiserver.txt: {}}", ["'kube-apiserver.txt' is not a kubeadm patch file name", "targets: etcd"]),
+    ("{kubelet+merge.yaml: {}}", ["'kubelet+merge.yaml' is not a kubeadm patch file name"]),
+    ("{etcd+yaml.json: {}}", ["'etcd+yaml.json' is not a kubeadm patch file name"]),
+    ("{etcd+json.yaml: {op: add}}", ["etcd+json.yaml: expected a list of operations"]),
+    ("{etcd0.yaml: [a]}", ["etcd0.yaml: expected a mapping"]),
+])
+def test_up_checks_kubeadm_patches_before_anything(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch, value: str,
+                                                   words: list[str]) -> None:
+    def contacted(*_: object, **__: object) -> None:
+        raise AssertionError("a machine was contacted")
+
+    monkeypatch.setattr("homelab_ctl.cli.preflight.run_with_progress", contacted)
+    monkeypatch.setattr("homelab_ctl.spec.load", contacted)
+    spec = spec_file(tmp_path)
+    one_error(invoke(capsys, "up", "-f", str(spec), "--yes", "-e", f"homelab_kubeadm_patches={value}"), *words)
+
+
+def test_the_slow_machines_vars_file_passes_the_patch_check() -> None:
+    import yaml
+
+    from homelab_ctl.render.kubeadm import check_patches
+
+    variables = yaml.safe_load((Path(__file__).resolve().parents[3] / "playbooks/vars/slow-machines.yml").read_text())
+    check_patches(variables)
+    assert len(variables["homelab_kubeadm_patches"]) == 8

@@ -2,7 +2,8 @@
 
 The real kubeadm is built from its Go module (scripts/check-real's recipes); point
 HOMELAB_REAL_KUBEADM at it (default: /var/tmp/hlbuild/bin/kubeadm when it exists), else these tests
-are skipped. Only `--help`, `version` and `config validate` are run: nothing that touches the host.
+are skipped. Only `--help`, `version`, `config validate` and `--dry-run` phases writing into a
+temporary KUBEADM_INIT_DRYRUN_DIR are run: nothing that touches the host.
 The double must accept the flags the real one has for the commands it emulates, and give the same
 verdict as `kubeadm config validate` on the configurations the roles render (and broken variants).
 """
@@ -27,6 +28,9 @@ from tests.doubles import KUBEADM, kubeadm_double
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "specs" / "valid"
 SECRETS = kubeadm.Secrets(token="abcdef.0123456789abcdef", ca_cert_hash="sha256:" + "a" * 64,
                           certificate_key="b" * 64, encryption_key=base64.b64encode(bytes(range(32))).decode())
+
+
+SLOW_MACHINES = yaml.safe_load((Path(__file__).resolve().parents[3] / "playbooks/vars/slow-machines.yml").read_text())
 
 
 def _real() -> Path | None:
@@ -117,6 +121,8 @@ def _variants() -> list[tuple[str, str]]:
                                          "discovery": "10m0s"}}
     for host in ("cp1", "cp2", "w1"):  # -e homelab_kubeadm_timeouts: init and join
         out.append((f"timeouts/{host}", kubeadm.node_config(loaded, host, SECRETS, extra_vars=slow)))
+    for host in ("cp1", "cp2", "w1"):  # -e @playbooks/vars/slow-machines.yml: timeouts and patches
+        out.append((f"slow-machines/{host}", kubeadm.node_config(loaded, host, SECRETS, extra_vars=SLOW_MACHINES)))
     init = [d for d in yaml.safe_load_all(kubeadm.node_config(loaded, "cp1", SECRETS)) if d]
     join = [d for d in yaml.safe_load_all(kubeadm.node_config(loaded, "cp2", SECRETS)) if d]
 
@@ -170,3 +176,38 @@ def test_config_validate_agrees_with_kubeadm(tmp_path: Path, name: str, content:
     if not name.count("/"):  # the broken variants: the rendered configurations must pass both
         return
     assert real.returncode == 0, real.stderr
+
+
+def test_the_slow_machines_patches_reach_the_manifests_kubeadm_writes(tmp_path: Path) -> None:
+    """playbooks/vars/slow-machines.yml, written as kube_packages writes it and named by the rendered
+    init configuration, is what the real kubeadm applies to the static pods it writes."""
+    import json
+
+    assert REAL is not None
+    patches = tmp_path / "patches"
+    patches.mkdir()
+    for name, patch in SLOW_MACHINES["homelab_kubeadm_patches"].items():
+        (patches / name).write_text(json.dumps(patch, indent=2) + "\n")  # to_nice_json, as the role
+    loaded = load(FIXTURES / "3cp-2w-vip.yaml")
+    config = tmp_path / "config.yaml"
+    config.write_text(kubeadm.node_config(loaded, "cp1", SECRETS,
+                                          extra_vars={**SLOW_MACHINES, "kubeadm_init_patches_dir": str(patches)}))
+    dry = tmp_path / "dry"
+    dry.mkdir()
+    env = {**os.environ, "KUBEADM_INIT_DRYRUN_DIR": str(dry)}
+    for phase in (("control-plane", "all"), ("etcd", "local")):
+        done = subprocess.run([str(REAL), "init", "phase", *phase, "--config", str(config), "--dry-run"], env=env,
+                              capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert f'Reading patches from path "{patches}"' in done.stdout
+    pods = {p.stem: yaml.safe_load(p.read_text()) for p in dry.glob("*.yaml")}
+    assert set(pods) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+    for name, pod in pods.items():
+        container = pod["spec"]["containers"][0]
+        assert container["startupProbe"]["failureThreshold"] == 120, name
+        assert container["livenessProbe"]["timeoutSeconds"] == 60, name
+    command = {name: pod["spec"]["containers"][0]["command"] for name, pod in pods.items()}
+    assert "--election-timeout=5000" in command["etcd"]
+    assert "--etcd-healthcheck-timeout=30s" in command["kube-apiserver"]
+    assert "--leader-elect-lease-duration=120s" in command["kube-scheduler"]
+    assert "--node-monitor-grace-period=180s" in command["kube-controller-manager"]

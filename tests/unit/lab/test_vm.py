@@ -51,6 +51,9 @@ def test_qemu_command_kvm_and_tcg(lab: Lab) -> None:
     assert _option(kvm, "-machine") == ["q35,accel=kvm"] and _option(kvm, "-cpu") == ["host"]
     assert _option(tcg, "-machine") == ["q35,accel=tcg"] and _option(tcg, "-cpu") == ["max"]
     assert _option(tcg, "-m") == ["1536"]
+    # the TSC as clock source only under software emulation (KVM guests use kvm-clock)
+    assert "tsc=reliable" in _option(tcg, "-append")[0].split()
+    assert "tsc=reliable" not in _option(kvm, "-append")[0].split()
 
 
 def test_qemu_command_networks_and_files(lab: Lab) -> None:
@@ -174,9 +177,18 @@ def test_state_round_trip(lab: Lab) -> None:
 
 
 def test_up_options_reach_the_api_through_its_forward(lab: Lab) -> None:
-    vm._save(lab, vm.state_data(lab, "tcg", 2048, vmimage.VmImage(Path("/img")), {lab.machines[0].name: 21443}))
+    vm._save(lab, vm.state_data(lab, "kvm", 2048, vmimage.VmImage(Path("/img")), {lab.machines[0].name: 21443}))
     assert vm.up_options(lab) == ["--api-server", "https://127.0.0.1:21443",
                                   "-e", 'kubeadm_init_extra_cert_sans=["127.0.0.1"]']
+
+
+def test_up_options_under_software_emulation_add_the_slow_machines_settings(lab: Lab) -> None:
+    from homelab_ctl.runner.paths import ansible_paths
+
+    vm._save(lab, vm.state_data(lab, "tcg", 2048, vmimage.VmImage(Path("/img")), {lab.machines[0].name: 21443}))
+    options = vm.up_options(lab)
+    slow = ansible_paths().playbooks / "vars/slow-machines.yml"
+    assert options[-2:] == ["-e", f"@{slow}"] and slow.is_file()
 
 
 def test_ports_of_recorded_vm_labs_are_taken(lab: Lab) -> None:

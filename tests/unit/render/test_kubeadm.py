@@ -259,3 +259,17 @@ def test_kubeadm_timeouts_for_slow_machines_reach_init_and_join() -> None:
         assert "timeouts" not in plain
         assert slow[0]["timeouts"] == timeouts
         assert validate(slow, kind) == []
+
+
+def test_kubeadm_patches_are_named_in_init_and_join_only_when_given() -> None:
+    """`up -e homelab_kubeadm_patches={...}` (or -e @playbooks/vars/slow-machines.yml) points every
+    node's kubeadm at the directory kube_packages writes; without patches there is no `patches`."""
+    loaded = load(FIXTURES / "specs" / "valid" / "3cp-2w-vip.yaml")
+    patches = {"kube-apiserver+strategic.yaml": {"spec": {"containers": [{"name": "kube-apiserver"}]}}}
+    validate = kubeadm_double().validate_documents
+    for host, kind in (("cp1", "init"), ("cp2", "join"), ("w1", "join")):
+        plain = _docs(kubeadm.node_config(loaded, host, SECRETS))[0]
+        patched = _docs(kubeadm.node_config(loaded, host, SECRETS, extra_vars={"homelab_kubeadm_patches": patches}))
+        assert "patches" not in plain
+        assert patched[0]["patches"] == {"directory": "/etc/kubernetes/patches"}
+        assert validate(patched, kind) == []
