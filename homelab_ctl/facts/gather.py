@@ -51,6 +51,7 @@ def facts_from(target: Target, host_key: HostKey, output: probe.RunOutput) -> Ho
         modules=parsed.modules or {}, sysctls=parsed.sysctls or {}, kvm=parsed.kvm, virt_flag=parsed.virt_flag,
         versions=parsed.versions or {}, kubelet_conf=parsed.kubelet_conf, admin_conf=parsed.admin_conf,
         control_plane_complete=parsed.control_plane_complete, drift=parsed.drift or {},
+        resolv_conf=parsed.resolv_conf, nameservers=parsed.nameservers,
         probe_seconds=round(output.seconds, 3),
     )
     return facts.model_copy(update={"address_interface": facts.interface_of(target.address)})

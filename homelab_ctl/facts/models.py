@@ -83,6 +83,8 @@ class HostFacts(_Model):
     admin_conf: bool = False  # /etc/kubernetes/admin.conf: a control plane was initialised here
     control_plane_complete: bool = False  # the kubeadm roles' marker: init or control plane join finished
     drift: dict[str, str] = {}  # what the roles manage, as `kind:name -> value` (plan/drift.py)
+    resolv_conf: str | None = None  # the resolver file the kubelet gives pods
+    nameservers: list[str] | None = None  # its nameservers; None: unknown
     probe_seconds: float = 0.0
 
     @property

@@ -101,6 +101,16 @@ s sysctl
 for k in net/ipv4/ip_forward net/bridge/bridge-nf-call-iptables net/bridge/bridge-nf-call-ip6tables; do
   v=$(r "/proc/sys/$k"); printf '%s %s\n' "$k" "${v:--}"
 done
+# The resolver file the kubelet gives pods (kubeadm picks systemd-resolved's when that runs):
+# CoreDNS forwards every name outside the cluster to its nameservers.
+s resolv
+f=/etc/resolv.conf
+[ "$(systemctl is-active systemd-resolved 2>/dev/null)" = active ] && f=/run/systemd/resolve/resolv.conf
+if [ -r "$f" ]; then
+  echo "file $f"
+  while read -r k v _ || [ -n "$k" ]; do [ "$k" = nameserver ] && echo "nameserver $v"; done < "$f"
+else echo "missing $f"
+fi
 s kvm
 if [ -c /dev/kvm ]; then echo present; else echo absent; fi
 grep -m 1 -o -w -E 'vmx|svm' /proc/cpuinfo 2>/dev/null | head -n 1
@@ -232,6 +242,8 @@ class Parsed:
     admin_conf: bool = False
     control_plane_complete: bool = False
     drift: dict[str, str] | None = None
+    resolv_conf: str | None = None
+    nameservers: list[str] | None = None  # None: unknown (no resolv section)
     complete: bool = False  # the script reached its end
 
 
@@ -276,7 +288,19 @@ def parse(text: str) -> Parsed:
     p.admin_conf = "/etc/kubernetes/admin.conf" in member
     p.control_plane_complete = CONTROL_PLANE_MARKER in member
     p.drift = parse_drift(sec.get("drift", []))
+    p.resolv_conf, p.nameservers = parse_resolv(sec.get("resolv"))
     return p
+
+
+def parse_resolv(lines: list[str] | None) -> tuple[str | None, list[str] | None]:
+    """(the file, its nameservers): [] when the file is missing or names none, None when unknown."""
+    if not lines:
+        return None, None
+    kind, _, path = lines[0].strip().partition(" ")
+    if kind not in ("file", "missing"):
+        return None, None
+    servers = [line.split()[1] for line in lines[1:] if line.startswith("nameserver ") and len(line.split()) > 1]
+    return path, servers
 
 
 def _pair(line: str) -> tuple[str, str | None]:

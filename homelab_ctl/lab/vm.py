@@ -60,7 +60,8 @@ def guest_config(lab: Lab, machine: Machine, authorized_key: str, host_key: str,
     """What the VM writes at its first boot (vmimage's fw_cfg unit): hostname, the lab's names in
     /etc/hosts, the lab key, its SSH host key (known before it boots) and its two networks. The
     lab network's gateway (.1) is nobody: a default route there gives facts and kube-vip the lab
-    interface, and nothing leaves the lab."""
+    interface, and nothing leaves the lab. It is the nameserver too: CoreDNS, which forwards other
+    names to the node's nameservers, exits on a node without one; here such lookups fail, as offline."""
     net = ipaddress.IPv4Network(lab.subnet)
     hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
     hosts += "".join(f"{m.ip} {m.name}\n" for m in lab.machines)
@@ -77,6 +78,7 @@ def guest_config(lab: Lab, machine: Machine, authorized_key: str, host_key: str,
         "files": {
             "/etc/hostname": entry(machine.name + "\n"),
             "/etc/hosts": entry(hosts),
+            "/etc/resolv.conf": entry(f"nameserver {net[1]}\n"),
             "/root/.ssh/authorized_keys": entry(authorized_key, "0600"),
             "/etc/ssh/ssh_host_ed25519_key": entry(host_key, "0600"),
             "/etc/ssh/ssh_host_ed25519_key.pub": entry(host_key_pub),

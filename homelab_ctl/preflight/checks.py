@@ -8,6 +8,7 @@ identity checks compare with the spec's pins and with what was recorded on the l
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -190,6 +191,33 @@ def network(cluster: Cluster, node: Node, f: HostFacts) -> Iterator[Finding]:
                  f"set network.flannel.iface: {f.address_interface}")
 
 
+def dns(cluster: Cluster, node: Node, f: HostFacts) -> Iterator[Finding]:
+    """CoreDNS forwards names outside the cluster to the nameservers of the resolver file the kubelet
+    gives pods; it exits at start when that file names none, and its loop check stops it when they
+    are the node's own loopback (the pod's loopback is CoreDNS itself)."""
+    if f.nameservers is None:
+        return
+    where = f.resolv_conf or "/etc/resolv.conf"
+    if not f.nameservers:
+        yield _f(f.node, "dns", "error", f"{where} names no nameserver: CoreDNS exits on a node without one",
+                 f"add a nameserver line to {where} (your router, or any resolver the node reaches)")
+        return
+    loopback = [ns for ns in f.nameservers if _is_loopback(ns)]
+    if len(loopback) == len(f.nameservers):
+        yield _f(f.node, "dns", "warning", f"{where} names only the node's loopback ({', '.join(loopback)}): "
+                 "CoreDNS forwarding there reaches itself and stops on its loop check",
+                 "name a resolver outside the node in that file")
+        return
+    yield _f(f.node, "dns", "ok", f"{where}: {', '.join(f.nameservers)}")
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def clock(cluster: Cluster, node: Node, f: HostFacts) -> Iterator[Finding]:
     if f.clock_offset_s is None:
         yield _f(f.node, "clock", "warning", "could not read the clock")
@@ -294,7 +322,7 @@ def _minor(version: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-HOST_CHECKS: tuple[Check, ...] = (os_release, resources, kernel, network, clock, ports, access, kvm, software)
+HOST_CHECKS: tuple[Check, ...] = (os_release, resources, kernel, network, dns, clock, ports, access, kvm, software)
 
 
 # -- identity -----------------------------------------------------------------------------------

@@ -57,6 +57,9 @@ def test_cluster_member_on_a_pi() -> None:
     names = {i.name: i for i in p.interfaces or []}
     assert not names["eth0"].virtual and names["flannel.1"].virtual
     assert names["eth0"].addresses == ["192.168.10.11/24", "fe80::dea6:32ff:fe01:203/64"]
+    # systemd-resolved runs: the kubelet gives pods its upstream file, not the 127.0.0.53 stub
+    assert p.resolv_conf == "/run/systemd/resolve/resolv.conf"
+    assert p.nameservers == ["192.168.10.1", "fe80::1%eth0"]
 
 
 def test_minimal_host_without_tools() -> None:
@@ -79,6 +82,7 @@ def test_minimal_host_without_tools() -> None:
     assert p.sysctls == {"net.ipv4.ip_forward": "0", "net.bridge.bridge-nf-call-iptables": None,
                          "net.bridge.bridge-nf-call-ip6tables": None}
     assert p.virt_flag == "vmx" and not p.kvm
+    assert (p.resolv_conf, p.nameservers) == ("/etc/resolv.conf", [])  # no resolver file at all
 
 
 def test_empty_or_cut_output() -> None:
@@ -119,8 +123,8 @@ def test_script_runs_locally_with_posix_sh() -> None:
     p = probe.parse(result.stdout)
     assert p.complete and p.os_id and p.cpus and p.memory_mb and p.interfaces
     names = set(probe.sections(result.stdout))
-    assert {"clock", "os", "links", "listen", "modules", "sysctl", "kvm", "versions", "member", "drift",
-            "end"} <= names
+    assert {"clock", "os", "links", "listen", "modules", "sysctl", "resolv", "kvm", "versions", "member",
+            "drift", "end"} <= names
     assert p.drift is not None
     hosts = p.drift["file:/etc/hosts"]
     assert len(hosts) == 64 and hosts == subprocess.run(["sha256sum", "/etc/hosts"], capture_output=True, text=True,
@@ -130,6 +134,12 @@ def test_script_runs_locally_with_posix_sh() -> None:
         expected = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).exists() else "-"
         assert p.drift[f"file:{path}"] == expected
     assert p.drift["swap:active"].isdigit()
+    resolved = subprocess.run(["systemctl", "is-active", "systemd-resolved"], capture_output=True, text=True,
+                              check=False).stdout.strip() == "active"
+    resolv = Path("/run/systemd/resolve/resolv.conf" if resolved else "/etc/resolv.conf")
+    assert p.resolv_conf == str(resolv)
+    assert p.nameservers == [line.split()[1] for line in resolv.read_text().splitlines()
+                             if line.startswith("nameserver ")]
     assert {"service:containerd", "service:kubelet"} <= set(p.drift)
 
 

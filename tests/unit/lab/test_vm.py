@@ -165,6 +165,8 @@ def test_guest_config(lab: Lab) -> None:
     assert "Address=10.91.4.11/24" in lab_net and "Gateway=10.91.4.1" in lab_net
     mgmt = files["/etc/systemd/network/10-homelab-mgmt.network"]["content"]
     assert "MACAddress=52:54:00:5b:04:0b" in mgmt and "Address=10.0.2.15/24" in mgmt and "Gateway" not in mgmt
+    # a nameserver on the lab network (nobody there): CoreDNS exits on a node without any
+    assert files["/etc/resolv.conf"]["content"] == "nameserver 10.91.4.1\n"
 
 
 def test_state_round_trip(lab: Lab) -> None:

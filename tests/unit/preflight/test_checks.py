@@ -235,3 +235,20 @@ def test_unreachable_host_is_an_error_and_the_others_are_still_checked() -> None
                 "is the machine up?")]
     assert only(findings, "lab-cp1", "ssh").severity == "ok"
     assert only(findings, "lab-cp3", "os").severity == "ok"
+
+
+def test_dns_nameservers_coredns_forwards_to() -> None:
+    member = facts("member-pi-cp1")
+    spec = cluster([node("pi-cp1", member.address)])
+
+    def dns(path: str | None, servers: list[str] | None) -> list[tuple[str, str]]:
+        f = member.model_copy(update={"resolv_conf": path, "nameservers": servers})
+        return [(x.severity, x.detail) for x in checks.evaluate(spec, {"pi-cp1": f}) if x.check == "dns"]
+
+    assert dns("/etc/resolv.conf", ["192.168.10.1"]) == [("ok", "/etc/resolv.conf: 192.168.10.1")]
+    [(severity, detail)] = dns("/etc/resolv.conf", [])
+    assert severity == "error" and "names no nameserver" in detail and "CoreDNS exits" in detail
+    [(severity, detail)] = dns("/etc/resolv.conf", ["127.0.0.1", "::1"])
+    assert severity == "warning" and "loop" in detail
+    assert dns("/etc/resolv.conf", ["127.0.0.1", "192.168.10.1"])[0][0] == "ok"  # one real resolver is enough
+    assert dns(None, None) == []  # an older probe, or a cut output: unknown, no finding
