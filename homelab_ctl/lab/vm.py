@@ -295,6 +295,9 @@ def _create_machine(lab: Lab, machine: Machine, accel: str, memory_mib: int, ima
     return "\n".join(ssh.known_hosts_lines(ssh.HOST, machine.ssh_port, host_key_pub.read_text())) + "\n"
 
 
+SLOW_MACHINES = "vars/slow-machines.yml"  # under playbooks/
+
+
 def up_options(lab: Lab) -> list[str]:
     """What `homelab-ctl up` needs for a VM lab: the API through the first control plane's port
     forward, which its certificate must then name; under software emulation also the settings for
@@ -302,18 +305,15 @@ def up_options(lab: Lab) -> list[str]:
     from homelab_ctl.runner.paths import ansible_paths
 
     data = json.loads((lab.directory / STATE).read_text(encoding="utf-8"))
-    port = _api_port(lab, lab.control_planes[0])
+    port = _api_port(lab, lab.control_planes[0], data)
     options = ["--api-server", f"https://127.0.0.1:{port}", "-e", 'kubeadm_init_extra_cert_sans=["127.0.0.1"]']
     if data.get("accel") != "kvm":
         options += ["-e", f"@{ansible_paths().playbooks / SLOW_MACHINES}"]
     return options
 
 
-SLOW_MACHINES = "vars/slow-machines.yml"
-
-
-def _api_port(lab: Lab, machine: Machine) -> int:
-    data = json.loads((lab.directory / STATE).read_text(encoding="utf-8"))
+def _api_port(lab: Lab, machine: Machine, data: dict[str, Any] | None = None) -> int:
+    data = data or json.loads((lab.directory / STATE).read_text(encoding="utf-8"))
     return next((int(m.get("api_port") or 0) for m in data["machines"] if m["name"] == machine.name), 0)
 
 
